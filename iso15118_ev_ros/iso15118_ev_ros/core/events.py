@@ -1,0 +1,163 @@
+"""What the core reports: session phases, end reasons and the events the node publishes."""
+from __future__ import annotations
+
+import enum
+import math
+import time
+from dataclasses import dataclass, field
+
+
+
+class Phase(enum.IntEnum):
+    """Numbering matches iso15118_ev_msgs/SessionState."""
+
+    IDLE = 0
+    DISCOVERING = 1
+    CONNECTED = 2
+    NEGOTIATING = 3
+    CABLE_CHECK = 4
+    PRE_CHARGE = 5
+    CHARGING = 6
+    STOPPING = 7
+    PAUSED = 8
+    FINISHED = 9
+
+
+class EndReason(enum.IntEnum):
+    """Numbering matches iso15118_ev_msgs/SessionFinished."""
+
+    FINISHED = 0
+    STOPPED_BY_EV = 1
+    STOPPED_BY_CHARGER = 2
+    PAUSED = 3
+    NO_CHARGER_FOUND = 4
+    TIMEOUT = 5
+    PROTOCOL_ERROR = 6
+    CONNECTION_LOST = 7
+    FAULT_INJECTED = 8
+    INTERNAL_ERROR = 9
+
+
+class Fault(enum.IntEnum):
+    """Numbering matches iso15118_ev_msgs/srv/SetFault."""
+
+    NONE = 0
+    STOP_ANSWERING = 1
+    SEND_INVALID_MESSAGE = 2
+    DROP_LINK = 3
+    REFUSE_PRE_CHARGE = 4
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class SessionFinished:
+    reason: EndReason
+    message: str
+    protocol: str = ''
+    duration_s: float = 0.0
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class PowerReady:
+    ready: bool
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class AcEvseMaxCurrent:
+    max_current_a: float
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class AcTargetPower:
+    """W / var; NaN where the charger did not send the field."""
+
+    active: float = math.nan
+    active_l2: float = math.nan
+    active_l3: float = math.nan
+    reactive: float = math.nan
+    reactive_l2: float = math.nan
+    reactive_l3: float = math.nan
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class DcPowerOn:
+    detail: str
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class StopFromCharger:
+    detail: str
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class PauseFromCharger:
+    detail: str
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class RequestSent:
+    """The EV sent a request: its name and the targets it carried (for timing and plots)."""
+
+    name: str
+    ev_target_voltage: float = math.nan
+    ev_target_current: float = math.nan
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ResponseReceived:
+    """A charger response arrived (after the matching request was sent)."""
+
+    name: str
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """Everything the node's latched session_state topic shows."""
+
+    phase: Phase = Phase.IDLE
+    protocol: str = ''
+    energy_transfer_mode: str = ''
+    session_id: str = ''
+    last_charger_message: str = ''
+    fault: str = ''
+    ev_target_voltage: float = math.nan
+    ev_target_current: float = math.nan
+    ev_max_voltage_limit: float = math.nan
+    ev_max_current_limit: float = math.nan
+    ev_max_power_limit: float = math.nan
+    soc: float = math.nan
+    evse_present_voltage: float = math.nan
+    evse_present_current: float = math.nan
+    evse_max_voltage: float = math.nan
+    evse_max_current: float = math.nan
+    evse_max_power: float = math.nan
+    round_trip_s: float = math.nan
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    success: bool
+    message: str
+
+    @classmethod
+    def ok(cls, message: str) -> 'CommandResult':
+        return cls(True, message)
+
+    @classmethod
+    def refused(cls, message: str) -> 'CommandResult':
+        return cls(False, message)
+
+

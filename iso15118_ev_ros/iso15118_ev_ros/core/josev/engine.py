@@ -1,0 +1,211 @@
+"""Runs one V2G session with the `iso15118` package's EVCC state machine.
+
+Josev's own session handler restarts discovery forever on failure and sleeps 5 s after every
+session; we keep its state machine and messages but drive the session ourselves: connect,
+send SupportedAppProtocolReq, run its receive loop, and turn its end into an `Outcome`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Optional
+
+from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
+from iso15118.evcc.evcc_config import EVCCConfig
+from iso15118.evcc.states.evcc_state import StateEVCC
+from iso15118.shared.exi_codec import EXI
+from iso15118.shared.messages.enums import Protocol
+from iso15118.shared.messages.timeouts import Timeouts
+from iso15118.shared.notifications import StopNotification
+from iso15118.shared.security import get_ssl_context
+from iso15118.shared.settings import load_shared_settings
+
+from ..engine import EngineSettings, Outcome, ProtocolEngine, SessionObserver
+from ..ev_model import EvModel
+from ..events import EndReason, Fault
+from ..plc import SeccAddress
+from .codec import CappedExificientCodec
+from .controller import ModelEvController
+from .observe import (CHARGER_FIELDS, EV_FIELDS, collect, message_name, notifications,
+                      processing_finished)
+
+logger = logging.getLogger(__name__)
+
+TCP_CONNECT_TIMEOUT_S = 5.0
+INVALID_EXI = bytes([0x01, 0xFE, 0x80, 0x01, 0x00, 0x00, 0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF])
+
+
+def _observe_responses() -> None:
+    """Make every EVCC state hand the charger's decoded response to its session's observer.
+
+    Josev checks each response in StateEVCC.check_msg but never tells the EV controller what
+    the charger sent; wrapping that one method reaches every state of every protocol.
+    """
+    if getattr(StateEVCC.check_msg, '_observed', False):
+        return
+    original = StateEVCC.check_msg
+
+    def check_msg(self, message, *args, **kwargs):
+        hook = getattr(self.comm_session, 'response_hook', None)
+        if hook is not None:
+            hook(message)
+        return original(self, message, *args, **kwargs)
+
+    check_msg._observed = True
+    StateEVCC.check_msg = check_msg
+
+
+class ObservedSession(EVCCCommunicationSession):
+    """Josev's EVCC session, reporting what is sent and received, and carrying out faults."""
+
+    def __init__(self, transport, queue, config, iface, controller, model: EvModel,
+                 observer: SessionObserver):
+        super().__init__(transport, queue, config, iface, controller)
+        self.model = model
+        self.observer = observer
+        self.fault_fired: Optional[Fault] = None
+        self._reported_protocol = ''
+        self.response_hook = self._on_response
+
+    async def send(self, message):
+        request = self.current_state.message
+        name = message_name(request)
+        if self._apply_fault(name, message):
+            return
+        await super().send(message)
+        if self.protocol != Protocol.UNKNOWN and self.protocol.name != self._reported_protocol:
+            self._reported_protocol = self.protocol.name
+            self.observer.on_protocol(self.protocol.name)
+        self.observer.on_request(name, collect(request, EV_FIELDS), '')
+
+    def _apply_fault(self, name: str, message) -> bool:
+        """Carry out an armed fault at the next request. True when nothing more is to be sent."""
+        fault = self.model.fault
+        if fault not in (Fault.STOP_ANSWERING, Fault.SEND_INVALID_MESSAGE, Fault.DROP_LINK):
+            return False
+        self.fault_fired = fault
+        self.model.fault = Fault.NONE
+        self.observer.on_request(name, {}, f'fault {fault.name.lower()} instead of {name}')
+        if fault == Fault.SEND_INVALID_MESSAGE:
+            self.writer.write(INVALID_EXI)
+        elif fault == Fault.DROP_LINK:
+            self.writer.transport.abort()
+        return True
+
+    def _on_response(self, message) -> None:
+        name = message_name(message)
+        if name == 'SessionSetupRes':
+            self.observer.on_session_id(str(getattr(message.header, 'session_id', '')))
+        self.observer.on_response(name, collect(message, CHARGER_FIELDS),
+                                  list(notifications(message)), processing_finished(message))
+
+    async def stop(self, reason: str):
+        # Josev waits 2 + 3 s before closing; the EV has nothing left to send after SessionStop.
+        try:
+            self.writer.close()
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+        except (asyncio.TimeoutError, ConnectionError, OSError):
+            pass
+
+
+class JosevEngine(ProtocolEngine):
+    def __init__(self, model: EvModel, jvm_heap_mb: int = 64):
+        self.model = model
+        self.jvm_heap_mb = jvm_heap_mb
+        self.codec: Optional[CappedExificientCodec] = None
+        self._session: Optional[ObservedSession] = None
+        self._task: Optional[asyncio.Task] = None
+        self._abort: Optional[Outcome] = None
+
+    async def start(self) -> None:
+        load_shared_settings()
+        _observe_responses()
+        loop = asyncio.get_running_loop()
+        self.codec = await loop.run_in_executor(None, CappedExificientCodec, self.jvm_heap_mb)
+        EXI().set_exi_codec(self.codec)
+
+    def close(self) -> None:
+        if self.codec is not None:
+            self.codec.shutdown()
+            self.codec = None
+
+    async def run_session(self, secc: SeccAddress, settings: EngineSettings,
+                          observer: SessionObserver) -> Outcome:
+        self._abort = None
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host=secc.host, port=secc.port, family=socket.AF_INET6,
+                ssl=get_ssl_context(False) if secc.tls else None), TCP_CONNECT_TIMEOUT_S)
+        except (OSError, asyncio.TimeoutError) as exc:
+            return Outcome(EndReason.CONNECTION_LOST,
+                           f'could not connect to the charger at [{secc.host}]:{secc.port}: {exc!r}')
+        queue: asyncio.Queue = asyncio.Queue()
+        config = self._config(settings)
+        controller = ModelEvController(config, self.model, observer.on_pre_charged)
+        session = ObservedSession((reader, writer), queue, config, settings.iface, controller,
+                                  self.model, observer)
+        session.is_tls = secc.tls
+        self._session = session
+        try:
+            await session.send_sap()
+            self._task = asyncio.create_task(session.start(Timeouts.SUPPORTED_APP_PROTOCOL_REQ))
+            stop = await self._wait_for_end(queue)
+        except Exception as exc:  # an engine defect must end the session, not the node
+            logger.exception('EVCC session failed')
+            stop = StopNotification(False, f'{type(exc).__name__}: {exc}', None)
+        finally:
+            await self._finish(writer)
+        return self._abort or self._outcome(stop, session)
+
+    async def _wait_for_end(self, queue: asyncio.Queue) -> StopNotification:
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({getter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        exc = self._task.exception() if not self._task.cancelled() else None
+        return StopNotification(False, f'session task ended: {exc!r}' if exc else 'session aborted', None)
+
+    async def _finish(self, writer) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        writer.close()
+        self._task, self._session = None, None
+
+    async def abort(self, reason: EndReason, message: str) -> None:
+        self._abort = Outcome(reason, message)
+        if self._task is not None:
+            self._task.cancel()
+
+    def _config(self, settings: EngineSettings) -> EVCCConfig:
+        config = EVCCConfig(useTls=settings.use_tls, enforceTls=settings.enforce_tls,
+                            supportedEnergyServices=[self.model.mode.iso20_service])
+        config.load_raw_values()
+        # Josev's loader passes the list through a set; keep the configured order.
+        config.supported_protocols = [Protocol[name] for name in settings.protocols]
+        return config
+
+    def _outcome(self, stop: StopNotification, session: ObservedSession) -> Outcome:
+        return classify(stop.successful, stop.reason or '', session.fault_fired, self.model)
+
+
+def classify(successful: bool, text: str, fault: Optional[Fault], model: EvModel) -> Outcome:
+    """Why the session ended, from Josev's stop notification and what the EV knows."""
+    if successful:
+        if model.pause_requested:
+            return Outcome(EndReason.PAUSED, f'session paused: {text}')
+        if model.charger_stop_seen:
+            return Outcome(EndReason.STOPPED_BY_CHARGER, f'the charger asked to stop: {text}')
+        if model.stop_requested:
+            return Outcome(EndReason.STOPPED_BY_EV, f'stopped by the EV: {text}')
+        return Outcome(EndReason.FINISHED, f'charging complete: {text}')
+    if fault is not None:
+        return Outcome(EndReason.FAULT_INJECTED, f'injected fault {fault.name.lower()}: {text}')
+    lowered = text.lower()
+    if 'timeout' in lowered:
+        return Outcome(EndReason.TIMEOUT, text)
+    if 'closed connection' in lowered or 'connectionreset' in lowered or 'broken pipe' in lowered:
+        return Outcome(EndReason.CONNECTION_LOST, text)
+    return Outcome(EndReason.PROTOCOL_ERROR, text)

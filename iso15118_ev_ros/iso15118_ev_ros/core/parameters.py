@@ -1,0 +1,116 @@
+"""The EV's parameters and the commands' arguments, with validation against the interface's ranges."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+
+class InvalidRequest(ValueError):
+    """A command argument is out of range, not a number, or unknown. The message says which."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    maximum: float
+    unit: str
+
+
+@dataclass(frozen=True)
+class DcEvParameters:
+    """DC targets and limits the EV announces and requests. Defaults: EVerest's simulated EV."""
+
+    max_current_limit: float = 300.0   # A
+    max_power_limit: float = 150000.0  # W
+    max_voltage_limit: float = 900.0   # V
+    energy_capacity: float = 60000.0   # Wh
+    target_current: float = 5.0        # A
+    target_voltage: float = 200.0      # V
+
+
+DC_EV_BOUNDS: Mapping[str, Bound] = {
+    'max_current_limit': Bound(1000.0, 'A'),
+    'max_power_limit': Bound(500000.0, 'W'),
+    'max_voltage_limit': Bound(1500.0, 'V'),
+    'energy_capacity': Bound(100000.0, 'Wh'),
+    'target_current': Bound(1000.0, 'A'),
+    'target_voltage': Bound(1500.0, 'V'),
+}
+
+
+@dataclass(frozen=True)
+class DcEvBptParameters:
+    """Discharge limits (magnitudes). Defaults: EVerest's simulated EV."""
+
+    discharge_max_current_limit: float = 0.0  # A
+    discharge_max_power_limit: float = 0.0    # W
+    discharge_target_current: float = 0.0     # A
+    discharge_minimal_soc: float = 20.0       # percent
+
+
+DC_EV_BPT_BOUNDS: Mapping[str, Bound] = {
+    'discharge_max_current_limit': Bound(1000.0, 'A'),
+    'discharge_max_power_limit': Bound(500000.0, 'W'),
+    'discharge_target_current': Bound(1500.0, 'A'),
+    'discharge_minimal_soc': Bound(99.0, '%'),
+}
+
+SOC_BOUND = Bound(100.0, '%')
+E_AMOUNT_BOUND = Bound(1000.0, 'kWh')
+DEPARTURE_TIME_BOUND = Bound(float(2**32 - 1), 's')
+
+
+def check_value(name: str, value: float, bound: Bound) -> float:
+    """Return value as float if it is a finite number in [0, bound.maximum], else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequest(f'{name} must be a number, got {value!r}')
+    if math.isnan(value):
+        raise InvalidRequest(f'{name} is NaN; give a number from 0 to {bound.maximum:g} {bound.unit}')
+    if not 0.0 <= value <= bound.maximum:
+        raise InvalidRequest(
+            f'{name}={value:g} {bound.unit} is out of range: 0 to {bound.maximum:g} {bound.unit}')
+    return float(value)
+
+
+def updated(current, changes: Mapping[str, float], bounds: Mapping[str, Bound]):
+    """A copy of the frozen dataclass `current` with `changes` applied, every change checked."""
+    unknown = sorted(set(changes) - set(bounds))
+    if unknown:
+        raise InvalidRequest(f'unknown parameter(s): {", ".join(unknown)}')
+    checked = {name: check_value(name, value, bounds[name]) for name, value in changes.items()}
+    return dataclasses.replace(current, **checked)
+
+
+PAYMENT_OPTIONS = ('Contract', 'ExternalPayment')
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """The arguments of start_charging, validated by `from_fields`."""
+
+    energy_transfer_mode: str
+    payment_option: Optional[str] = None       # None: not given
+    enforce_payment_option: bool = False
+    departure_time_s: Optional[int] = None     # s from now; None: not given
+    e_amount_kwh: Optional[float] = None       # None: not given
+
+    @classmethod
+    def from_fields(cls, energy_transfer_mode: str, payment_option: str = '',
+                    enforce_payment_option: bool = False,
+                    departure_time_s: Optional[int] = None,
+                    e_amount_kwh: Optional[float] = None) -> 'StartRequest':
+        from .energy_modes import check_energy_mode
+        check_energy_mode(energy_transfer_mode)
+        if payment_option and payment_option not in PAYMENT_OPTIONS:
+            raise InvalidRequest(
+                f'payment_option {payment_option!r} is unknown; use "Contract", '
+                f'"ExternalPayment" or "" (not given)')
+        if enforce_payment_option and not payment_option:
+            raise InvalidRequest('enforce_payment_option is set but no payment_option is given')
+        if departure_time_s is not None:
+            check_value('departure_time', departure_time_s, DEPARTURE_TIME_BOUND)
+        if e_amount_kwh is not None:
+            e_amount_kwh = check_value('e_amount', e_amount_kwh, E_AMOUNT_BOUND)
+        return cls(energy_transfer_mode, payment_option or None, enforce_payment_option,
+                   departure_time_s, e_amount_kwh)

@@ -1,0 +1,41 @@
+"""Settings of the EVCC core (the node fills them from its parameters)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Tuple
+
+from .energy_modes import ALL_PROTOCOLS
+from .events import Phase
+from .parameters import DcEvBptParameters, DcEvParameters
+from .plc import SDP_MAX_REQUESTS, SDP_MIN_INTERVAL_S
+
+
+@dataclass(frozen=True)
+class PhaseTimeouts:
+    """Longest time (s) a session may stay in a phase (ISO 15118-2 tables 109, 111; DIN 70121)."""
+
+    communication_setup: float = 20.0   # connected: TCP/TLS up until SessionSetup is done
+    sequence: float = 60.0              # negotiating: services, authorization, parameters
+    cable_check: float = 40.0
+    pre_charge: float = 7.0
+    stopping: float = 20.0              # power delivery stop, welding detection, session stop
+
+    def for_phase(self) -> Dict[Phase, float]:
+        return {Phase.CONNECTED: self.communication_setup, Phase.NEGOTIATING: self.sequence,
+                Phase.CABLE_CHECK: self.cable_check, Phase.PRE_CHARGE: self.pre_charge,
+                Phase.STOPPING: self.stopping}
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    plc_interface: str = 'auto'
+    protocols: Tuple[str, ...] = ALL_PROTOCOLS
+    use_tls: bool = False
+    enforce_tls: bool = False
+    sdp_max_requests: int = SDP_MAX_REQUESTS
+    sdp_interval_s: float = SDP_MIN_INTERVAL_S
+    timeouts: PhaseTimeouts = field(default_factory=PhaseTimeouts)
+    dc: DcEvParameters = field(default_factory=DcEvParameters)
+    bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
+    soc_percent: float = 20.0
+    jvm_heap_mb: int = 64
