@@ -75,3 +75,12 @@ def protocols_for(mode: EnergyMode, priority: Tuple[str, ...]) -> Tuple[str, ...
             f'energy_transfer_mode {mode.name!r} needs one of {", ".join(mode.protocols)}, '
             f'but the node\'s protocols parameter allows only {", ".join(priority)}')
     return offered
+
+
+def check_iso20_service(mode: EnergyMode, supported: Tuple[str, ...]) -> None:
+    """Refuse an ISO 15118-20-only mode whose energy service the EV is configured without."""
+    if mode.iso20_service not in supported:
+        raise InvalidRequest(
+            f'energy_transfer_mode {mode.name!r} needs the ISO 15118-20 service '
+            f'{mode.iso20_service}, which the iso20_energy_services parameter leaves out '
+            f'({", ".join(supported)})')

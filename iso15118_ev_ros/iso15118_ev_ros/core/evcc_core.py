@@ -14,7 +14,8 @@ from concurrent.futures import Future
 from typing import Callable, Mapping, Optional
 
 from . import events as ev
-from .energy_modes import DIN, check_energy_mode, protocols_for
+from .energy_modes import (DIN, ISO20_AC, ISO20_DC, check_energy_mode, check_iso20_service,
+                           protocols_for)
 from .engine import EngineSettings, Outcome, ProtocolEngine
 from .ev_model import EvModel
 from .events import CommandResult, EndReason, Fault, Phase
@@ -103,6 +104,8 @@ class EvccCore:
         try:
             mode = check_energy_mode(request.energy_transfer_mode)
             offered = protocols_for(mode, self.settings.protocols)
+            if offered == (ISO20_DC,) or offered == (ISO20_AC,):
+                check_iso20_service(mode, self.settings.iso20_services)
         except InvalidRequest as exc:
             return CommandResult.refused(str(exc))
         with self._lock:

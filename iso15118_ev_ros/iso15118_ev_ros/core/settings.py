@@ -30,6 +30,7 @@ class PhaseTimeouts:
 class CoreSettings:
     plc_interface: str = 'auto'
     protocols: Tuple[str, ...] = ALL_PROTOCOLS
+    iso20_services: Tuple[str, ...] = ('DC', 'DC_BPT', 'AC', 'AC_BPT')
     use_tls: bool = False
     enforce_tls: bool = False
     sdp_max_requests: int = SDP_MAX_REQUESTS

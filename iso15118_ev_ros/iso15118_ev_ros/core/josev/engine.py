@@ -120,6 +120,8 @@ class JosevEngine(ProtocolEngine):
 
     async def start(self) -> None:
         load_shared_settings()
+        # The package logs every message at INFO (and reconfigures root logging on import).
+        logging.getLogger('iso15118').setLevel(logging.WARNING)
         _observe_responses()
         loop = asyncio.get_running_loop()
         self.codec = await loop.run_in_executor(None, CappedExificientCodec, self.jvm_heap_mb)

@@ -1,0 +1,76 @@
+"""Between iso15118_ev_msgs types and the core's plain Python types."""
+from __future__ import annotations
+
+import math
+from typing import Dict
+
+from builtin_interfaces.msg import Time
+from iso15118_ev_msgs import msg
+
+from .core import events as ev
+from .core.parameters import DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, StartRequest
+
+
+def stamp(seconds: float) -> Time:
+    whole = math.floor(seconds)
+    return Time(sec=int(whole), nanosec=int((seconds - whole) * 1e9))
+
+
+def given_fields(message, names) -> Dict[str, float]:
+    """The fields of a DcEvParameters / DcEvBptParameters whose has_<field> flag is set."""
+    return {name: getattr(message, name) for name in names if getattr(message, f'has_{name}')}
+
+
+def dc_changes(parameters: msg.DcEvParameters) -> Dict[str, float]:
+    return given_fields(parameters, DC_EV_BOUNDS)
+
+
+def bpt_changes(parameters: msg.DcEvBptParameters) -> Dict[str, float]:
+    return given_fields(parameters, DC_EV_BPT_BOUNDS)
+
+
+def start_request(request) -> StartRequest:
+    """Raises InvalidRequest with the reason."""
+    return StartRequest.from_fields(
+        request.energy_transfer_mode, request.payment_option, request.enforce_payment_option,
+        request.departure_time if request.has_departure_time else None,
+        request.e_amount if request.has_e_amount else None)
+
+
+def session_state(snapshot: ev.SessionSnapshot) -> msg.SessionState:
+    out = msg.SessionState(stamp=stamp(snapshot.stamp), phase=int(snapshot.phase),
+                           phase_text=snapshot.phase.name.lower(),
+                           round_trip_time=snapshot.round_trip_s)
+    for name in ('protocol', 'energy_transfer_mode', 'session_id', 'last_charger_message',
+                 'fault', 'ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
+                 'ev_max_current_limit', 'ev_max_power_limit', 'soc', 'evse_present_voltage',
+                 'evse_present_current', 'evse_max_voltage', 'evse_max_current',
+                 'evse_max_power'):
+        setattr(out, name, getattr(snapshot, name))
+    return out
+
+
+def session_finished(event: ev.SessionFinished) -> msg.SessionFinished:
+    return msg.SessionFinished(stamp=stamp(event.stamp), reason=int(event.reason),
+                               reason_text=event.reason.name.lower(), message=event.message,
+                               protocol=event.protocol, duration=event.duration_s)
+
+
+def ac_target_power(event: ev.AcTargetPower) -> msg.AcTargetPower:
+    return msg.AcTargetPower(
+        stamp=stamp(event.stamp), target_active_power=event.active,
+        target_active_power_l2=event.active_l2, target_active_power_l3=event.active_l3,
+        target_reactive_power=event.reactive, target_reactive_power_l2=event.reactive_l2,
+        target_reactive_power_l3=event.reactive_l3)
+
+
+def edge(event) -> msg.Event:
+    return msg.Event(stamp=stamp(event.stamp), detail=event.detail)
+
+
+def power_ready(event: ev.PowerReady) -> msg.EvPowerReady:
+    return msg.EvPowerReady(stamp=stamp(event.stamp), ready=event.ready)
+
+
+def ac_evse_max_current(event: ev.AcEvseMaxCurrent) -> msg.AcEvseMaxCurrent:
+    return msg.AcEvseMaxCurrent(stamp=stamp(event.stamp), max_current=event.max_current_a)

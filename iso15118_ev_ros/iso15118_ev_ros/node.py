@@ -1,0 +1,146 @@
+"""The ROS 2 node: EVerest's ISO15118_ev interface as services and topics over the EVCC core.
+
+Service callbacks hand commands to the core and return at once. The core's events arrive on
+its own thread; they are queued and published from the executor via a guard condition, so
+the core never waits on ROS and ROS never waits on the network.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+
+import rclpy
+from iso15118_ev_msgs import msg, srv
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from . import conversions as conv
+from .core import events as ev
+from .core.evcc_core import EvccCore
+from .core.parameters import InvalidRequest
+from .core.plc import PlcInterfaceError
+from .node_parameters import ParameterError, declare, to_settings
+
+LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class Iso15118EvNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__('iso15118_ev', **kwargs)
+        settings = to_settings(declare(self))
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._publishers_by_event = self._create_publishers()
+        self._guard = self.create_guard_condition(self._publish_events)
+        self.core = EvccCore(settings, self._on_core_event)
+        self._create_services()
+        self.core.start()
+        self.get_logger().info(
+            f'EV ready on {self.core.iface}; protocols {" > ".join(settings.protocols)}')
+
+    def _create_publishers(self):
+        pub = self.create_publisher
+        return {
+            ev.SessionSnapshot: (pub(msg.SessionState, 'session_state', LATCHED), conv.session_state),
+            ev.PowerReady: (pub(msg.EvPowerReady, 'ev_power_ready', LATCHED), conv.power_ready),
+            ev.SessionFinished: (pub(msg.SessionFinished, 'v2g_session_finished', EVENTS),
+                                 conv.session_finished),
+            ev.AcEvseMaxCurrent: (pub(msg.AcEvseMaxCurrent, 'ac_evse_max_current', EVENTS),
+                                  conv.ac_evse_max_current),
+            ev.AcTargetPower: (pub(msg.AcTargetPower, 'ac_evse_target_power', EVENTS),
+                               conv.ac_target_power),
+            ev.DcPowerOn: (pub(msg.Event, 'dc_power_on', EVENTS), conv.edge),
+            ev.StopFromCharger: (pub(msg.Event, 'stop_from_charger', EVENTS), conv.edge),
+            ev.PauseFromCharger: (pub(msg.Event, 'pause_from_charger', EVENTS), conv.edge),
+        }
+
+    def _create_services(self):
+        core = self.core
+        simple = {
+            'stop_charging': (srv.StopCharging, core.stop_charging),
+            'pause_charging': (srv.PauseCharging, core.pause_charging),
+            'enable_sae_j2847_v2g_v2h': (srv.EnableSaeJ2847V2gV2h, core.enable_sae_j2847_v2g_v2h),
+        }
+        for name, (kind, command) in simple.items():
+            self.create_service(kind, name, self._answer(name, lambda _req, c=command: c()))
+        with_args = {
+            'start_charging': (srv.StartCharging, self._start_charging),
+            'set_fault': (srv.SetFault, lambda r: core.set_fault(r.fault)),
+            'set_dc_params': (srv.SetDcParams,
+                              lambda r: core.set_dc_params(conv.dc_changes(r.parameters))),
+            'set_bpt_dc_params': (srv.SetBptDcParams,
+                                  lambda r: core.set_bpt_dc_params(conv.bpt_changes(r.parameters))),
+            'update_soc': (srv.UpdateSoc, lambda r: core.update_soc(r.soc)),
+        }
+        for name, (kind, command) in with_args.items():
+            self.create_service(kind, name, self._answer(name, command))
+
+    def _start_charging(self, request) -> ev.CommandResult:
+        try:
+            return self.core.start_charging(conv.start_request(request))
+        except InvalidRequest as exc:
+            return ev.CommandResult.refused(str(exc))
+
+    def _answer(self, name, command):
+        def callback(request, response):
+            try:
+                result = command(request)
+            except Exception as exc:  # a defect must answer, not kill the node
+                self.get_logger().error(f'{name} failed: {exc!r}')
+                result = ev.CommandResult.refused(f'internal error: {exc!r}')
+            response.success, response.message = result.success, result.message
+            if result.success:
+                self.get_logger().info(f'{name}: {result.message}')
+            else:
+                self.get_logger().warning(f'{name} refused: {result.message}')
+            return response
+        return callback
+
+    # --- core -> ROS ---------------------------------------------------------------------
+    def _on_core_event(self, event) -> None:
+        """Called on the core's thread: queue and wake the executor, nothing more."""
+        self._events.put(event)
+        self._guard.trigger()
+
+    def _publish_events(self) -> None:
+        while True:
+            try:
+                event = self._events.get_nowait()
+            except queue.Empty:
+                return
+            entry = self._publishers_by_event.get(type(event))
+            if entry is None:
+                continue
+            publisher, convert = entry
+            publisher.publish(convert(event))
+            if isinstance(event, ev.SessionFinished):
+                self.get_logger().info(
+                    f'v2g_session_finished: {event.reason.name.lower()}: {event.message}')
+
+    def destroy_node(self):
+        self.core.shutdown()
+        super().destroy_node()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = Iso15118EvNode()
+        rclpy.spin(node)
+    except (PlcInterfaceError, ParameterError) as exc:
+        print(f'iso15118_ev: cannot start: {exc}', file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
