@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's second command: set up (idempotently) and run the test suite.
+# Usage: scripts/test.sh [kilted|jazzy] [pytest args...]
+set -euo pipefail
+DISTRO="${1:-kilted}"; shift || true
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup.sh" "$DISTRO"
+source "$ROOT/scripts/activate.sh" "$DISTRO"
+export ISO15118_EV_INSTALL_BASE="$INSTALL_BASE"
+export TEST_LOG_DIR="$ROOT/out/test-logs-$DISTRO"
+cd "$ROOT/iso15118_ev_ros"
+exec python -m pytest -p no:cacheprovider test "$@"
