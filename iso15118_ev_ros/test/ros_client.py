@@ -51,10 +51,10 @@ class Received:
 
 
 class RosClient:
-    def __init__(self):
+    def __init__(self, name: str = 'iso15118_ev_test_client'):
         self._context = rclpy.Context()
         rclpy.init(context=self._context)
-        self.node = rclpy.create_node('iso15118_ev_test_client', context=self._context)
+        self.node = rclpy.create_node(name, context=self._context)
         self.received: List[Received] = []
         self._lock = threading.Lock()
         for topic, (kind, qos) in TOPICS.items():
