@@ -25,6 +25,7 @@ setup(
         'console_scripts': [
             'ev_node = iso15118_ev_ros.node:main',
             'charger_simulator = iso15118_ev_ros.charger_simulator:main',
+            'session_monitor = iso15118_ev_ros.session_monitor:main',
         ],
     },
 )

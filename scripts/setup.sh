@@ -31,9 +31,11 @@ install_debian_packages() {
 }
 
 ros_wheels() {
-  local p="ros-"; [ "$DISTRO" = jazzy ] && p="ros-jazzy-"
+  local p="ros-" cmake_ros="ament-cmake-ros-core"
+  # Jazzy has no ament_cmake_ros_core split yet; its ament_cmake_ros carries the same.
+  [ "$DISTRO" = jazzy ] && p="ros-jazzy-" cmake_ros="ament-cmake-ros"
   local names=(rclpy rmw-fastrtps-cpp std-msgs builtin-interfaces rcl-interfaces
-               ament-cmake ament-cmake-python ament-cmake-ros-core ament-cmake-include-directories
+               ament-cmake ament-cmake-python "$cmake_ros" ament-cmake-include-directories
                ament-package rosidl-default-generators rosidl-core-generators rosidl-default-runtime)
   printf "${p}%s\n" "${names[@]}"
 }
@@ -48,8 +50,10 @@ create_venv() {
   want="$( (ros_wheels; cat "$ROOT/requirements.txt") | sha256sum | cut -d' ' -f1)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "installing Python packages into $VENV"
-    "$VENV/bin/pip" install -q --upgrade pip wheel
-    "$VENV/bin/pip" install -q $(ros_wheels) -r "$ROOT/requirements.txt"
+    "$VENV/bin/pip" install -q --upgrade pip wheel 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/pip" install -q $(ros_wheels) -r "$ROOT/requirements.txt" 2>&1 \
+      | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import rclpy, iso15118, colcon_core"  # fail here if pip did
     echo "$want" > "$stamp"
   fi
 }

@@ -83,8 +83,12 @@ def make_controller(args: argparse.Namespace):
         async def set_present_protocol_state(self, state):
             if str(state) in CHARGE_LOOP_STATES:
                 self.charge_loops += 1
-            elif str(state) in ('SessionSetup', 'SupportedAppProtocol'):
-                self.charge_loops, self.voltage, self.current = 0, 0.0, 0.0
+            elif str(state) in ('SessionSetup', 'SupportedAppProtocol', 'PowerDelivery'):
+                # a new (or resumed) session starts, or power delivery starts/stops: no current
+                self.current = self.evse_data_context.present_current = 0.0
+                if str(state) != 'PowerDelivery':
+                    self.charge_loops = 0
+                    self.voltage = self.evse_data_context.present_voltage = 0.0
 
         def _wanted(self, loops: int) -> bool:
             return 0 < loops <= self.charge_loops
@@ -139,7 +143,7 @@ async def serve(args: argparse.Namespace) -> None:
     from iso15118.secc.secc_settings import Config
     from iso15118.shared.exificient_exi_codec import ExificientEXICodec
 
-    os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols,
+    os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols, AUTH_MODES='EIM',
                       SECC_ENFORCE_TLS=str(args.tls).lower(), LOG_LEVEL=args.log_level)
     config = Config()
     config.load_envs()

@@ -55,7 +55,7 @@ PARAMETERS: Dict[str, tuple] = {
     'use_tls': (False, _plain(ParameterType.PARAMETER_BOOL, 'Ask for TLS in SDP')),
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
-    'sdp_max_requests': (10, _int('SDP requests before "no charger found"', 1, 50)),
+    'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
     'jvm_heap_mb': (64, _int('MiB heap of the EXI codec JVM', 32, 1024)),
     'initial_soc': (20.0, _float('percent, state of charge at start', 0.0, 100.0)),

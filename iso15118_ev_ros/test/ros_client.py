@@ -39,6 +39,11 @@ class Received:
     message: Any
     at: float          # time.monotonic() on arrival
 
+    @property
+    def stamp(self) -> float:
+        """When the node stamped it: the order of events across topics."""
+        return self.message.stamp.sec + self.message.stamp.nanosec * 1e-9
+
     def describe(self) -> str:
         m = self.message
         if self.topic == 'session_state':
@@ -121,9 +126,12 @@ class RosClient:
                                after)
 
     def timeline(self) -> List[str]:
-        """Recorded messages as short names, session_state only when its phase changed."""
+        """Messages in the node's stamp order as short names; session_state on phase changes.
+
+        Arrival order across topics is not guaranteed by DDS; the node's stamps are.
+        """
         out, last_phase = [], None
-        for r in self.messages():
+        for r in sorted(self.messages(), key=lambda r: r.stamp):
             if r.topic == 'session_state':
                 if r.message.phase_text == last_phase:
                     continue

@@ -33,6 +33,7 @@ class EvModel:
     charger_stop_seen: bool = False
     charger_pause_seen: bool = False
     fault: Fault = Fault.NONE
+    resume_session_id: Optional[str] = None  # set while a session is paused
     pre_charged: bool = False           # pre-charge accepted: full current may be asked for
 
     def begin_session(self, request: StartRequest, mode: EnergyMode) -> None:
@@ -43,7 +44,8 @@ class EvModel:
 
     @property
     def wants_to_end(self) -> bool:
-        return self.stop_requested or self.pause_requested or self.charging_complete
+        return (self.stop_requested or self.pause_requested or self.charger_stop_seen
+                or self.charging_complete)
 
     @property
     def charging_complete(self) -> bool:

@@ -217,6 +217,7 @@ class EvccCore:
             self._session_task.cancel()
 
     def _end_paused(self) -> None:
+        self.model.resume_session_id = None
         self.tracker.end(Phase.FINISHED)
 
     def _begin_session(self, request: StartRequest, mode, offered) -> None:
@@ -238,7 +239,8 @@ class EvccCore:
         self._finish(outcome, time.monotonic() - started)
 
     async def _run(self, offered) -> Outcome:
-        await asyncio.wrap_future(self._engine_ready)  # e.g. the JVM; raises if it failed
+        # e.g. the JVM; raises if it failed. Shielded: a stop must not cancel the engine start.
+        await asyncio.shield(asyncio.wrap_future(self._engine_ready))
         secc, sent = await discover(self.iface, self.settings.use_tls,
                                     self.settings.sdp_max_requests, self.settings.sdp_interval_s)
         if secc is None:
@@ -273,12 +275,16 @@ class EvccCore:
                 return
 
     def _finish(self, outcome: Outcome, duration: float) -> None:
+        if outcome.reason == EndReason.TIMEOUT and self.model.fault == Fault.REFUSE_PRE_CHARGE:
+            outcome = Outcome(EndReason.FAULT_INJECTED,
+                              f'injected fault refuse_pre_charge: {outcome.message}')
         paused = outcome.reason == EndReason.PAUSED
-        self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED)
+        self.model.resume_session_id = self.tracker.snapshot.session_id if paused else None
         self.model.fault = Fault.NONE
-        self.tracker.set_fault('')
         self._emit(ev.SessionFinished(outcome.reason, outcome.message,
                                       self.tracker.snapshot.protocol, duration))
+        self.tracker.set_fault('')
+        self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED)
         self._session_task = None
 
     def _emit(self, event) -> None:

@@ -11,12 +11,14 @@ import logging
 import socket
 from typing import Optional
 
+from iso15118.evcc import evcc_settings
 from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
 from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.evcc.states.evcc_state import StateEVCC
 from iso15118.shared.exi_codec import EXI
 from iso15118.shared.messages.enums import Protocol
 from iso15118.shared.messages.timeouts import Timeouts
+from iso15118.shared.messages.v2gtp import V2GTPMessage
 from iso15118.shared.notifications import StopNotification
 from iso15118.shared.security import get_ssl_context
 from iso15118.shared.settings import load_shared_settings
@@ -27,7 +29,7 @@ from ..events import EndReason, Fault
 from ..plc import SeccAddress
 from .codec import CappedExificientCodec
 from .controller import ModelEvController
-from .observe import (CHARGER_FIELDS, EV_FIELDS, collect, message_name, notifications,
+from .observe import (CHARGER_FIELDS, EV_FIELDS, body_of, collect, message_name, notifications,
                       processing_finished)
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class ObservedSession(EVCCCommunicationSession):
         self.model = model
         self.observer = observer
         self.fault_fired: Optional[Fault] = None
+        self.power_delivery_started = False
+        self.early_end: Optional[Outcome] = None
         self._reported_protocol = ''
         self.response_hook = self._on_response
 
@@ -73,11 +77,43 @@ class ObservedSession(EVCCCommunicationSession):
         name = message_name(request)
         if self._apply_fault(name, message):
             return
+        self._stop_before_power_delivery(name)
+        message = self._as_pause(request, message)
         await super().send(message)
         if self.protocol != Protocol.UNKNOWN and self.protocol.name != self._reported_protocol:
             self._reported_protocol = self.protocol.name
             self.observer.on_protocol(self.protocol.name)
         self.observer.on_request(name, collect(request, EV_FIELDS), '')
+
+    def _stop_before_power_delivery(self, name: str) -> None:
+        """End at once when stop/pause comes before PowerDelivery(Start).
+
+        Josev consults the EV only in the charge loop, and chargers accept SessionStopReq in
+        DIN / ISO 15118-2 only after PowerDelivery (Josev's answers FAILED_SequenceError), so
+        the EV closes the connection instead of negotiating, pre-charging and then stopping.
+        """
+        if name == 'PowerDeliveryReq':
+            self.power_delivery_started = True
+        if self.power_delivery_started or not (self.model.stop_requested or self.model.pause_requested):
+            return
+        self.early_end = Outcome(EndReason.STOPPED_BY_EV,
+                                 f'stopped before charging began (next request was {name}); '
+                                 'connection closed')
+        self.writer.transport.abort()
+        raise asyncio.CancelledError
+
+    def _as_pause(self, request, message):
+        """SessionStopReq says Pause instead of Terminate when the EV or charger paused.
+
+        Josev never sends Pause itself (its -20 DC path even hard-codes Terminate), so the
+        request is changed and encoded again just before it leaves.
+        """
+        body = body_of(request)
+        if not (self.model.pause_requested and type(body).__name__ == 'SessionStopReq'):
+            return message
+        body.charging_session = type(body.charging_session)('Pause')
+        payload = EXI().to_exi(request, self.get_exi_ns(message.payload_type))
+        return V2GTPMessage(self.protocol, message.payload_type, payload)
 
     def _apply_fault(self, name: str, message) -> bool:
         """Carry out an armed fault at the next request. True when nothing more is to be sent."""
@@ -143,6 +179,8 @@ class JosevEngine(ProtocolEngine):
             return Outcome(EndReason.CONNECTION_LOST,
                            f'could not connect to the charger at [{secc.host}]:{secc.port}: {exc!r}')
         queue: asyncio.Queue = asyncio.Queue()
+        # Josev's SessionSetup reads the ID of a paused session from this module global.
+        evcc_settings.RESUME_SESSION_ID = self.model.resume_session_id
         config = self._config(settings)
         controller = ModelEvController(config, self.model, observer.on_pre_charged)
         session = ObservedSession((reader, writer), queue, config, settings.iface, controller,
@@ -158,7 +196,7 @@ class JosevEngine(ProtocolEngine):
             stop = StopNotification(False, f'{type(exc).__name__}: {exc}', None)
         finally:
             await self._finish(writer)
-        return self._abort or self._outcome(stop, session)
+        return self._abort or session.early_end or self._outcome(stop, session)
 
     async def _wait_for_end(self, queue: asyncio.Queue) -> StopNotification:
         getter = asyncio.ensure_future(queue.get())

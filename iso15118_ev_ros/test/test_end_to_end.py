@@ -1,0 +1,185 @@
+"""Full sessions: the node (real rclpy, separate process) against the built-in charger simulator
+(the iso15118 package's SECC, separate process, own network namespace) over a veth link."""
+from __future__ import annotations
+
+import pytest
+
+from iso15118_ev_msgs.msg import SessionFinished
+from iso15118_ev_msgs.srv import SetFault
+
+CHARGE_LOOP = ('CurrentDemandRes', 'ChargingStatusRes', 'DCChargeLoopRes', 'ACChargeLoopRes')
+SESSION_TIMEOUT = 45.0
+
+
+def start(ros, mode):
+    ros.wait_for_services()
+    response = ros.call('start_charging', energy_transfer_mode=mode)
+    assert response.success, response.message
+    return response
+
+
+def wait_charging(ros, loops=3):
+    """Wait until the charger has answered `loops` charge-loop requests; the last state."""
+    count = 0
+    for _ in range(loops):
+        state = ros.wait_topic('session_state', SESSION_TIMEOUT,
+                               lambda m: m.last_charger_message in CHARGE_LOOP,
+                               after=_index_after_last(ros, count))
+        count += 1
+    return state
+
+
+def _index_after_last(ros, count):
+    seen = [i for i, r in enumerate(ros.messages())
+            if r.topic == 'session_state' and r.message.last_charger_message in CHARGE_LOOP]
+    return seen[count - 1] + 1 if count and len(seen) >= count else 0
+
+
+def stop_and_finish(ros, expected=SessionFinished.REASON_STOPPED_BY_EV):
+    response = ros.call('stop_charging')
+    assert response.success, response.message
+    return wait_finished(ros, expected)
+
+
+def wait_finished(ros, expected):
+    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+    assert finished.reason == expected, f'{finished.reason_text}: {finished.message}'
+    ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready)
+    return finished
+
+
+def order(ros, names):
+    """The positions of `names` in the timeline; asserts each appears, in that order."""
+    timeline = ros.timeline()
+    positions, start_at = [], 0
+    for name in names:
+        assert name in timeline[start_at:], f'{name} missing after {names[:len(positions)]}: {timeline}'
+        start_at = timeline.index(name, start_at) + 1
+        positions.append(start_at - 1)
+    return positions
+
+
+@pytest.mark.parametrize('protocol, mode', [
+    ('ISO_15118_2', 'DC_extended'),
+    ('DIN_SPEC_70121', 'DC_extended'),
+    ('ISO_15118_20_DC', 'DC'),
+    ('ISO_15118_20_DC', 'DC_BPT'),
+])
+def test_dc_session(charger, ev_node, ros, protocol, mode):
+    charger(protocol)
+    ev_node()
+    start(ros, mode)
+    state = wait_charging(ros)
+    assert state.protocol == protocol
+    assert abs(state.evse_present_voltage - state.ev_target_voltage) <= 0.1 * state.ev_target_voltage
+    finished = stop_and_finish(ros)
+    assert finished.protocol == protocol
+    order(ros, ['ev_power_ready:True', 'dc_power_on', 'session_state:charging',
+                'session_state:stopping', 'v2g_session_finished:stopped_by_ev',
+                'ev_power_ready:False', 'session_state:finished'])
+
+
+@pytest.mark.parametrize('protocol', ['ISO_15118_2', 'ISO_15118_20_AC'])
+def test_ac_session(charger, ev_node, ros, protocol):
+    charger(protocol)
+    ev_node()
+    start(ros, 'AC_three_phase_core')
+    state = wait_charging(ros)
+    assert state.protocol == protocol
+    stop_and_finish(ros)
+    assert not ros.messages('dc_power_on')
+    order(ros, ['ev_power_ready:True', 'session_state:charging',
+                'v2g_session_finished:stopped_by_ev', 'ev_power_ready:False'])
+    if protocol == 'ISO_15118_2':
+        currents = [r.message.max_current for r in ros.messages('ac_evse_max_current')]
+        assert currents and all(0 < c <= 400 for c in currents)
+
+
+def test_set_dc_params_changes_the_next_request(charger, ev_node, ros):
+    charger('ISO_15118_2')
+    ev_node()
+    start(ros, 'DC_extended')
+    wait_charging(ros)
+    from iso15118_ev_msgs.msg import DcEvParameters
+    assert ros.call('set_dc_params', parameters=DcEvParameters(
+        has_target_current=True, target_current=20.0)).success
+    # the charger follows the EV's new target: it must have received it
+    state = ros.wait_topic('session_state', 15, lambda m: m.evse_present_current > 15.0)
+    assert state.ev_target_current == 20.0
+    stop_and_finish(ros)
+
+
+@pytest.mark.parametrize('protocol, mode', [
+    ('ISO_15118_2', 'DC_extended'), ('DIN_SPEC_70121', 'DC_extended'), ('ISO_15118_20_DC', 'DC')])
+def test_charger_initiated_stop(charger, ev_node, ros, protocol, mode):
+    charger(protocol, '--stop-after-loops', '3')
+    ev_node()
+    start(ros, mode)
+    note = ros.wait_topic('stop_from_charger', SESSION_TIMEOUT)
+    assert note.detail
+    wait_finished(ros, SessionFinished.REASON_STOPPED_BY_CHARGER)
+    order(ros, ['dc_power_on', 'stop_from_charger', 'v2g_session_finished:stopped_by_charger'])
+
+
+def test_ev_pause_and_resume_iso2(charger, ev_node, ros):
+    charger('ISO_15118_2')
+    ev_node()
+    start(ros, 'DC_extended')
+    first = wait_charging(ros)
+    assert ros.call('pause_charging').success
+    wait_finished(ros, SessionFinished.REASON_PAUSED)
+    ros.wait_phase('paused', 10)
+    resumed = ros.call('start_charging', energy_transfer_mode='DC_extended')
+    assert resumed.success and 'resuming' in resumed.message
+    mark = len(ros.messages())
+    state = ros.wait_topic('session_state', SESSION_TIMEOUT,
+                           lambda m: m.last_charger_message in CHARGE_LOOP, after=mark)
+    assert state.session_id == first.session_id  # the charger resumed the same session
+    stop_and_finish(ros)
+
+
+def test_pause_refused_in_din(charger, ev_node, ros):
+    charger('DIN_SPEC_70121')
+    ev_node()
+    start(ros, 'DC_extended')
+    wait_charging(ros, loops=1)
+    response = ros.call('pause_charging')
+    assert not response.success and 'DIN SPEC 70121 has no pause' in response.message
+    stop_and_finish(ros)
+
+
+def test_stop_before_handshake(charger, ev_node, ros):
+    charger('ISO_15118_2')
+    ev_node()
+    start(ros, 'DC_extended')
+    assert ros.call('stop_charging').success
+    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+    assert finished.reason == SessionFinished.REASON_STOPPED_BY_EV, finished.message
+    assert not ros.messages('dc_power_on')
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended').success
+    wait_charging(ros, loops=1)
+    stop_and_finish(ros)
+
+
+@pytest.mark.parametrize('fault', [SetFault.Request.FAULT_STOP_ANSWERING,
+                                   SetFault.Request.FAULT_SEND_INVALID_MESSAGE,
+                                   SetFault.Request.FAULT_DROP_LINK])
+def test_fault_in_charge_loop(charger, ev_node, ros, fault):
+    charger('ISO_15118_2')
+    ev_node()
+    start(ros, 'DC_extended')
+    wait_charging(ros)
+    assert ros.call('set_fault', fault=fault).success
+    finished = wait_finished(ros, SessionFinished.REASON_FAULT_INJECTED)
+    assert 'injected fault' in finished.message
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended').success
+
+
+def test_fault_refuse_pre_charge(charger, ev_node, ros):
+    charger('ISO_15118_2')
+    ev_node(**{'timeouts.pre_charge': 3.0})
+    start(ros, 'DC_extended')
+    assert ros.call('set_fault', fault=SetFault.Request.FAULT_REFUSE_PRE_CHARGE).success
+    finished = wait_finished(ros, SessionFinished.REASON_FAULT_INJECTED)
+    assert 'refuse_pre_charge' in finished.message
+    assert not ros.messages('dc_power_on')
