@@ -35,16 +35,17 @@ def _index_after_last(ros, count):
     return seen[count - 1] + 1 if count and len(seen) >= count else 0
 
 
-def stop_and_finish(ros, expected=SessionFinished.REASON_STOPPED_BY_EV):
+def stop_and_finish(ros, expected=SessionFinished.REASON_STOPPED_BY_EV, after=0):
     response = ros.call('stop_charging')
     assert response.success, response.message
-    return wait_finished(ros, expected)
+    return wait_finished(ros, expected, after)
 
 
-def wait_finished(ros, expected):
-    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+def wait_finished(ros, expected, after=0):
+    """The first session end recorded from index `after` on; ev_power_ready false after it."""
+    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT, after=after)
     assert finished.reason == expected, f'{finished.reason_text}: {finished.message}'
-    ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready)
+    ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready, after=after)
     return finished
 
 
@@ -135,7 +136,7 @@ def test_ev_pause_and_resume_iso2(charger, ev_node, ros):
     state = ros.wait_topic('session_state', SESSION_TIMEOUT,
                            lambda m: m.last_charger_message in CHARGE_LOOP, after=mark)
     assert state.session_id == first.session_id  # the charger resumed the same session
-    stop_and_finish(ros)
+    stop_and_finish(ros, after=mark)
 
 
 def test_pause_refused_in_din(charger, ev_node, ros):
@@ -156,9 +157,11 @@ def test_stop_before_handshake(charger, ev_node, ros):
     finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
     assert finished.reason == SessionFinished.REASON_STOPPED_BY_EV, finished.message
     assert not ros.messages('dc_power_on')
+    mark = len(ros.messages())
     assert ros.call('start_charging', energy_transfer_mode='DC_extended').success
-    wait_charging(ros, loops=1)
-    stop_and_finish(ros)
+    ros.wait_topic('session_state', SESSION_TIMEOUT,
+                   lambda m: m.last_charger_message in CHARGE_LOOP, after=mark)
+    stop_and_finish(ros, after=mark)
 
 
 @pytest.mark.parametrize('fault', [SetFault.Request.FAULT_STOP_ANSWERING,
