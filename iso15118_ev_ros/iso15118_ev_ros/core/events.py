@@ -87,39 +87,23 @@ class AcTargetPower:
 
 
 @dataclass(frozen=True)
-class DcPowerOn:
+class EdgeEvent:
+    """An event without data (EVerest publishes null), with what caused it."""
+
     detail: str
     stamp: float = field(default_factory=_now)
 
 
-@dataclass(frozen=True)
-class StopFromCharger:
-    detail: str
-    stamp: float = field(default_factory=_now)
+class DcPowerOn(EdgeEvent):
+    """Pre-charge reached the EV's target voltage: the EV closes its contactors."""
 
 
-@dataclass(frozen=True)
-class PauseFromCharger:
-    detail: str
-    stamp: float = field(default_factory=_now)
+class StopFromCharger(EdgeEvent):
+    """The charger asked to stop (StopCharging, Terminate)."""
 
 
-@dataclass(frozen=True)
-class RequestSent:
-    """The EV sent a request: its name and the targets it carried (for timing and plots)."""
-
-    name: str
-    ev_target_voltage: float = math.nan
-    ev_target_current: float = math.nan
-    stamp: float = field(default_factory=_now)
-
-
-@dataclass(frozen=True)
-class ResponseReceived:
-    """A charger response arrived (after the matching request was sent)."""
-
-    name: str
-    stamp: float = field(default_factory=_now)
+class PauseFromCharger(EdgeEvent):
+    """The charger asked to pause (ISO 15118-20 Pause)."""
 
 
 @dataclass(frozen=True)

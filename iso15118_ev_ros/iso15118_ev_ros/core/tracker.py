@@ -46,13 +46,11 @@ class SessionTracker(SessionObserver):
         self.power_ready = False
         self._sent_at: Optional[float] = None
         self._last_energy_at: Optional[float] = None
-        self.round_trips: Dict[str, list] = {}
 
     # --- session boundaries (called by the core) -----------------------------------------
     def begin(self, energy_transfer_mode: str) -> None:
         self.power_ready = False
         self._sent_at = self._last_energy_at = None
-        self.round_trips = {}
         self.snapshot = ev.SessionSnapshot(energy_transfer_mode=energy_transfer_mode,
                                            session_id=self.snapshot.session_id)
         self.set_phase(Phase.DISCOVERING)
@@ -90,7 +88,6 @@ class SessionTracker(SessionObserver):
         round_trip = math.nan
         if self._sent_at is not None:
             round_trip = now - self._sent_at
-            self.round_trips.setdefault(name, []).append(round_trip)
             self._sent_at = None
         self._account_energy(charger_values, now)
         self._update(last_charger_message=name, round_trip_s=round_trip,
