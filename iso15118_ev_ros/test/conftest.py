@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EV_IFACE = 'evt0'
-SECC_NETNS = 'iso15118_test'
+EV_IFACE = os.environ.get('TEST_EV_IFACE', 'evt0')
+SECC_NETNS = os.environ.get('TEST_SECC_NETNS', 'iso15118_test')
 LOG_DIR = Path(os.environ.get('TEST_LOG_DIR', REPO / 'out' / 'test-logs'))
 
 

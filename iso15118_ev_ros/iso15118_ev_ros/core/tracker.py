@@ -80,7 +80,9 @@ class SessionTracker(SessionObserver):
 
     def on_request(self, name: str, ev_values: Dict[str, float], detail: str) -> None:
         self._sent_at = time.monotonic()
-        self._update(phase=phase_after_request(name, self.snapshot.phase))
+        phase = phase_after_request(name, self.snapshot.phase)
+        if phase != self.snapshot.phase:  # otherwise the response will publish the exchange
+            self._update(phase=phase)
 
     def on_response(self, name: str, charger_values: Dict[str, float],
                     notifications: Iterable[str], processing_finished: bool) -> None:
@@ -133,18 +135,25 @@ class SessionTracker(SessionObserver):
         self._last_energy_at = now
 
     def _update(self, **changes) -> None:
-        model = self.model
-        self.snapshot = dataclasses.replace(
-            self.snapshot, stamp=time.time(),
-            ev_target_voltage=model.dc.target_voltage,
-            ev_target_current=model.request_current(),
-            ev_max_voltage_limit=model.dc.max_voltage_limit,
-            ev_max_current_limit=model.dc.max_current_limit,
-            ev_max_power_limit=model.dc.max_power_limit,
-            soc=model.soc_percent, **changes)
+        snapshot = dataclasses.replace(self.snapshot, stamp=time.time(), **changes)
+        self.snapshot = dataclasses.replace(snapshot, soc=self.model.soc_percent,
+                                            **self._ev_request(snapshot.phase))
         self.sink(self.snapshot)
 
+    def _ev_request(self, phase: Phase) -> Dict[str, float]:
+        """What the EV asks for now: DC values only in DC sessions, no current once stopping."""
+        model = self.model
+        if model.mode is not None and not model.mode.is_dc:
+            return dict.fromkeys(_EV_DC_FIELDS, math.nan)
+        current = model.request_current() if phase < Phase.STOPPING else 0.0
+        return dict(ev_target_voltage=model.dc.target_voltage, ev_target_current=current,
+                    ev_max_voltage_limit=model.dc.max_voltage_limit,
+                    ev_max_current_limit=model.dc.max_current_limit,
+                    ev_max_power_limit=model.dc.max_power_limit)
 
+
+_EV_DC_FIELDS = ('ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
+                 'ev_max_current_limit', 'ev_max_power_limit')
 _SNAPSHOT_FIELDS = ('evse_present_voltage', 'evse_present_current', 'evse_max_voltage',
                     'evse_max_current', 'evse_max_power')
 _AC_TARGET_FIELDS = {

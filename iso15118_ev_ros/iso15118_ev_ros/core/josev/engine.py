@@ -17,6 +17,8 @@ from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.evcc.states.evcc_state import StateEVCC
 from iso15118.shared.exi_codec import EXI
 from iso15118.shared.messages.enums import Protocol
+from iso15118.shared.messages.iso15118_20.common_types import (
+    EVSENotification as EVSENotificationV20)
 from iso15118.shared.messages.timeouts import Timeouts
 from iso15118.shared.messages.v2gtp import V2GTPMessage
 from iso15118.shared.notifications import StopNotification
@@ -135,6 +137,7 @@ class ObservedSession(EVCCCommunicationSession):
             self.observer.on_session_id(str(getattr(message.header, 'session_id', '')))
         self.observer.on_response(name, collect(message, CHARGER_FIELDS),
                                   list(notifications(message)), processing_finished(message))
+        _tame_iso20_notification(message)
 
     async def stop(self, reason: str):
         # Josev waits 2 + 3 s before closing; the EV has nothing left to send after SessionStop.
@@ -143,6 +146,25 @@ class ObservedSession(EVCCCommunicationSession):
             await asyncio.wait_for(self.writer.wait_closed(), 1.0)
         except (asyncio.TimeoutError, ConnectionError, OSError):
             pass
+
+
+def _tame_iso20_notification(message) -> None:
+    """Make Josev's -20 charge loops survive notifications they do not implement.
+
+    They raise NotImplementedError for anything but Terminate and ServiceRenegotiation. A Pause
+    becomes Terminate here (the tracker has already turned it into a pause request, so the
+    session still ends with SessionStop Pause); the others are dropped and charging goes on.
+    """
+    status = getattr(message, 'evse_status', None)
+    note = getattr(status, 'evse_notification', None)
+    if note is None or note in (EVSENotificationV20.TERMINATE,
+                                EVSENotificationV20.SERVICE_RENEGOTIATION):
+        return
+    if note == EVSENotificationV20.PAUSE:
+        status.evse_notification = EVSENotificationV20.TERMINATE
+    else:
+        logger.warning('ignoring ISO 15118-20 EVSENotification %s', note)
+        message.evse_status = None
 
 
 class JosevEngine(ProtocolEngine):
