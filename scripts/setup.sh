@@ -12,7 +12,7 @@ source "$ROOT/scripts/env_paths.sh" "$DISTRO"
 log() { printf '[setup:%s] %s\n' "$DISTRO" "$*"; }
 
 install_debian_packages() {
-  local wanted=(default-jre-headless iproute2 cmake ninja-build g++ python3-venv)
+  local wanted=(default-jre-headless iproute2 cmake ninja-build g++ python3-venv openssl)
   local missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -30,7 +30,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--netns', default='', help='network namespace to run in (needs root)')
     parser.add_argument('--protocols', default=','.join(PROTOCOL_NAMES),
                         help='comma-separated protocols the charger accepts')
-    parser.add_argument('--tls', action='store_true', help='enforce TLS')
+    parser.add_argument('--tls', action='store_true', help='enforce TLS (needs --pki)')
+    parser.add_argument('--pki', default='', help='PKI folder (see make_test_pki) for TLS / PnC')
+    parser.add_argument('--auth-modes', default='EIM',
+                        help='EIM and/or PNC, comma-separated (PNC needs --tls and --pki)')
     parser.add_argument('--max-voltage', type=float, default=920.0, help='V')
     parser.add_argument('--max-current', type=float, default=200.0, help='A (DC)')
     parser.add_argument('--max-power', type=float, default=150000.0, help='W (DC)')
@@ -143,7 +146,10 @@ async def serve(args: argparse.Namespace) -> None:
     from iso15118.secc.secc_settings import Config
     from iso15118.shared.exificient_exi_codec import ExificientEXICodec
 
-    os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols, AUTH_MODES='EIM',
+    if args.pki:
+        os.environ['PKI_PATH'] = os.path.join(os.path.abspath(args.pki), '')
+    os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols,
+                      AUTH_MODES=args.auth_modes,
                       SECC_ENFORCE_TLS=str(args.tls).lower(), LOG_LEVEL=args.log_level)
     config = Config()
     config.load_envs()

@@ -55,6 +55,9 @@ PARAMETERS: Dict[str, tuple] = {
     'use_tls': (False, _plain(ParameterType.PARAMETER_BOOL, 'Ask for TLS in SDP')),
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
+    'pki_path': ('', _plain(ParameterType.PARAMETER_STRING,
+                            'PKI folder for TLS / Plug & Charge (make_test_pki); "" = the '
+                            'iso15118 package default')),
     'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
     'jvm_heap_mb': (64, _int('MiB heap of the EXI codec JVM', 32, 1024)),
@@ -92,7 +95,7 @@ def to_settings(values: Dict[str, Any]) -> CoreSettings:
                         if k.startswith(prefix + '.')} for prefix in ('timeouts', 'dc', 'bpt')}
     return CoreSettings(
         plc_interface=values['plc_interface'], protocols=protocols, iso20_services=services,
-        use_tls=values['use_tls'], enforce_tls=values['enforce_tls'],
+        use_tls=values['use_tls'], enforce_tls=values['enforce_tls'], pki_path=values['pki_path'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
         timeouts=PhaseTimeouts(**section['timeouts']), dc=DcEvParameters(**section['dc']),
         bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'],

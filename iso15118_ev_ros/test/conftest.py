@@ -69,6 +69,13 @@ def plc_link():
     subprocess.run(['bash', script, 'down', EV_IFACE, SECC_NETNS], check=False)
 
 
+@pytest.fixture(scope='session')
+def pki():
+    """A PKI made by the iso15118 package's create_certs.sh (for TLS and Plug & Charge)."""
+    from iso15118_ev_ros.pki import create_pki
+    return str(create_pki(LOG_DIR / 'pki'))
+
+
 @pytest.fixture
 def processes(request):
     started = []

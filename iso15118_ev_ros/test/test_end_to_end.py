@@ -80,6 +80,25 @@ def test_dc_session(charger, ev_node, ros, protocol, mode):
                 'ev_power_ready:False', 'session_state:finished'])
 
 
+@pytest.mark.parametrize('mode', ['DC_extended', 'AC_three_phase_core'])
+def test_tls_session(charger, ev_node, ros, pki, mode):
+    charger('ISO_15118_2', '--tls', '--pki', pki)
+    ev_node(use_tls=True, enforce_tls=True, pki_path=pki)
+    start(ros, mode)
+    state = wait_charging(ros)
+    assert state.tls and state.protocol == 'ISO_15118_2'
+    stop_and_finish(ros)
+
+
+def test_enforced_tls_refuses_a_charger_without_tls(charger, ev_node, ros, pki):
+    charger('ISO_15118_2')
+    ev_node(use_tls=True, enforce_tls=True, pki_path=pki)
+    start(ros, 'DC_extended')
+    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+    assert finished.reason == SessionFinished.REASON_PROTOCOL_ERROR
+    assert 'TLS' in finished.message
+
+
 @pytest.mark.parametrize('protocol, mode', [
     ('ISO_15118_2', 'AC_three_phase_core'),
     ('ISO_15118_20_AC', 'AC_three_phase_core'),

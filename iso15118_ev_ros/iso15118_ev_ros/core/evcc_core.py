@@ -33,7 +33,7 @@ EngineFactory = Callable[[EvModel, CoreSettings], ProtocolEngine]
 
 def josev_engine(model: EvModel, settings: CoreSettings) -> ProtocolEngine:
     from .josev.engine import JosevEngine
-    return JosevEngine(model, settings.jvm_heap_mb)
+    return JosevEngine(model, settings.jvm_heap_mb, settings.pki_path)
 
 
 class EvccCore:
@@ -241,11 +241,18 @@ class EvccCore:
     async def _run(self, offered) -> Outcome:
         # e.g. the JVM; raises if it failed. Shielded: a stop must not cancel the engine start.
         await asyncio.shield(asyncio.wrap_future(self._engine_ready))
-        secc, sent = await discover(self.iface, self.settings.use_tls,
-                                    self.settings.sdp_max_requests, self.settings.sdp_interval_s)
+        want_tls = self.settings.use_tls or self.settings.enforce_tls
+        secc, sent = await discover(self.iface, want_tls, self.settings.sdp_max_requests,
+                                    self.settings.sdp_interval_s)
         if secc is None:
             return Outcome(EndReason.NO_CHARGER_FOUND,
                            f'no charger answered {sent} SDP requests on {self.iface}')
+        if secc.tls != want_tls and (self.settings.enforce_tls or secc.tls):
+            return Outcome(EndReason.PROTOCOL_ERROR,
+                           f'security mismatch: the charger offers {"TLS" if secc.tls else "no TLS"}'
+                           f', the EV {"enforces" if self.settings.enforce_tls else "asked for"} '
+                           f'{"TLS" if want_tls else "no TLS"}')
+        self.tracker.on_charger_found(secc.tls)
         engine_settings = EngineSettings(self.iface, offered, self.settings.use_tls,
                                          self.settings.enforce_tls)
         watchdog = asyncio.ensure_future(self._watchdog())

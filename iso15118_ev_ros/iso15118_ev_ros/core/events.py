@@ -114,6 +114,7 @@ class SessionSnapshot:
     protocol: str = ''
     energy_transfer_mode: str = ''
     session_id: str = ''
+    tls: bool = False
     last_charger_message: str = ''
     fault: str = ''
     ev_target_voltage: float = math.nan

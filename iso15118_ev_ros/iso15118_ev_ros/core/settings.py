@@ -33,6 +33,7 @@ class CoreSettings:
     iso20_services: Tuple[str, ...] = ('DC', 'DC_BPT', 'AC', 'AC_BPT')
     use_tls: bool = False
     enforce_tls: bool = False
+    pki_path: str = ''                  # '' = the iso15118 package's default
     sdp_max_requests: int = SDP_MAX_REQUESTS
     sdp_interval_s: float = SDP_MIN_INTERVAL_S
     timeouts: PhaseTimeouts = field(default_factory=PhaseTimeouts)

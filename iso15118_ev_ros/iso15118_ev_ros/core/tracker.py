@@ -71,6 +71,9 @@ class SessionTracker(SessionObserver):
         """Publish the snapshot again after the EV's own values changed."""
         self._update()
 
+    def on_charger_found(self, tls: bool) -> None:
+        self._update(tls=tls)
+
     # --- SessionObserver -----------------------------------------------------------------
     def on_protocol(self, protocol: str) -> None:
         self._update(protocol=protocol)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from typing import Optional
 
@@ -168,15 +169,18 @@ def _tame_iso20_notification(message) -> None:
 
 
 class JosevEngine(ProtocolEngine):
-    def __init__(self, model: EvModel, jvm_heap_mb: int = 64):
+    def __init__(self, model: EvModel, jvm_heap_mb: int = 64, pki_path: str = ''):
         self.model = model
         self.jvm_heap_mb = jvm_heap_mb
+        self.pki_path = pki_path
         self.codec: Optional[CappedExificientCodec] = None
         self._session: Optional[ObservedSession] = None
         self._task: Optional[asyncio.Task] = None
         self._abort: Optional[Outcome] = None
 
     async def start(self) -> None:
+        if self.pki_path:  # the package reads its PKI folder from the environment only
+            os.environ['PKI_PATH'] = os.path.join(os.path.abspath(self.pki_path), '')
         load_shared_settings()
         # The package logs every message at INFO (and reconfigures root logging on import).
         logging.getLogger('iso15118').setLevel(logging.WARNING)
