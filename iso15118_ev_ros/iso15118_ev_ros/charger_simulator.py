@@ -43,6 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='ask the EV to stop after this many charge loops (0: never)')
     parser.add_argument('--pause-after-loops', type=int, default=0,
                         help='ask the EV to pause after this many charge loops (-20 only; 0: never)')
+    parser.add_argument('--offer-j2847', action='store_true',
+                        help='offer SAE J2847/2 V2H (28472) and V2G (28473) in ISO 15118-2')
     parser.add_argument('--log-level', default='WARNING')
     return parser.parse_args(argv)
 
@@ -140,6 +142,53 @@ def make_controller(args: argparse.Namespace):
     return PowerSupplyEVSEController()
 
 
+SAE_J2847_SERVICES = {28472: 'SAE_J2847_2_V2H', 28473: 'SAE_J2847_2_V2G'}
+
+
+def offer_sae_j2847_services() -> None:
+    """Make the package's ISO 15118-2 SECC list and describe the SAE J2847/2 services.
+
+    Its ServiceDiscovery offers only charging and certificates, with no hook for more.
+    """
+    from iso15118.secc.states import iso15118_2_states as secc2
+    from iso15118.shared.messages.enums import Namespace
+    from iso15118.shared.messages.iso15118_2.body import ServiceDetailReq, ServiceDetailRes
+    from iso15118.shared.messages.iso15118_2.datatypes import (
+        Parameter, ParameterSet, ResponseCode, ServiceCategory, ServiceDetails, ServiceList,
+        ServiceParameterList)
+    from iso15118.shared.messages.timeouts import Timeouts
+
+    get_services = secc2.ServiceDiscovery.get_services
+
+    async def with_sae_services(self, category_filter):
+        response = await get_services(self, category_filter)
+        services = (response.service_list.services if response.service_list else []) + [
+            ServiceDetails(service_id=sid, service_name=name,
+                           service_category=ServiceCategory.CUSTOM, free_service=True)
+            for sid, name in SAE_J2847_SERVICES.items()]
+        response.service_list = ServiceList(services=services)
+        self.comm_session.offered_services = services
+        return response
+
+    class ServiceDetail(secc2.ServiceDetail):
+        async def process_message(self, message, message_exi=None):
+            request = getattr(getattr(message, 'body', None), 'service_detail_req', None)
+            if not (isinstance(request, ServiceDetailReq)
+                    and request.service_id in SAE_J2847_SERVICES):
+                return await super().process_message(message, message_exi)
+            name = SAE_J2847_SERVICES[request.service_id]
+            response = ServiceDetailRes(
+                response_code=ResponseCode.OK, service_id=request.service_id,
+                service_parameter_list=ServiceParameterList(parameter_set=[ParameterSet(
+                    parameter_set_id=1, parameters=[Parameter(name='Service', str_value=name)])]))
+            self.create_next_message(None, response, Timeouts.V2G_SECC_SEQUENCE_TIMEOUT,
+                                     Namespace.ISO_V2_MSG_DEF)
+            self.expecting_service_detail_req = False
+
+    secc2.ServiceDiscovery.get_services = with_sae_services
+    secc2.ServiceDetail = ServiceDetail  # looked up by name when the state is entered
+
+
 async def serve(args: argparse.Namespace) -> None:
     from iso15118.secc import SECCHandler
     from iso15118.secc.controller.interface import ServiceStatus
@@ -153,6 +202,8 @@ async def serve(args: argparse.Namespace) -> None:
                       SECC_ENFORCE_TLS=str(args.tls).lower(), LOG_LEVEL=args.log_level)
     config = Config()
     config.load_envs()
+    if args.offer_j2847:
+        offer_sae_j2847_services()
     controller = make_controller(args)
     await controller.set_status(ServiceStatus.STARTING)
     logger.warning('charger simulator on %s: %s', args.interface, args.protocols)

@@ -40,7 +40,8 @@ def start_request(request) -> StartRequest:
 def session_state(snapshot: ev.SessionSnapshot) -> msg.SessionState:
     out = msg.SessionState(stamp=stamp(snapshot.stamp), phase=int(snapshot.phase),
                            phase_text=snapshot.phase.name.lower(),
-                           round_trip_time=snapshot.round_trip_s)
+                           round_trip_time=snapshot.round_trip_s,
+                           selected_services=list(snapshot.selected_services))
     for name in ('protocol', 'energy_transfer_mode', 'session_id', 'tls', 'last_charger_message',
                  'fault', 'ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
                  'ev_max_current_limit', 'ev_max_power_limit', 'soc', 'evse_present_voltage',

@@ -120,7 +120,9 @@ class Iso15118EvNode(Node):
                     f'v2g_session_finished: {event.reason.name.lower()}: {event.message}')
 
     def destroy_node(self):
-        self.core.shutdown()
+        core = getattr(self, 'core', None)  # absent when __init__ failed
+        if core is not None:
+            core.shutdown()
         super().destroy_node()
 
 

@@ -90,6 +90,38 @@ def test_tls_session(charger, ev_node, ros, pki, mode):
     stop_and_finish(ros)
 
 
+@pytest.mark.parametrize('enable', [True, False])
+def test_sae_j2847_services_selected_only_when_enabled(charger, ev_node, ros, enable):
+    charger('ISO_15118_2', '--offer-j2847')
+    ev_node()
+    ros.wait_for_services()
+    if enable:
+        assert ros.call('enable_sae_j2847_v2g_v2h').success
+    start(ros, 'DC_extended')
+    state = wait_charging(ros, loops=1)
+    assert list(state.selected_services) == ([1, 28472, 28473] if enable else [1])
+    stop_and_finish(ros)
+
+
+@pytest.mark.parametrize('option, enforce, expected', [
+    ('ExternalPayment', True, SessionFinished.REASON_STOPPED_BY_EV),
+    ('Contract', True, SessionFinished.REASON_PROTOCOL_ERROR),   # charger offers EIM only
+    ('Contract', False, SessionFinished.REASON_STOPPED_BY_EV),   # falls back to what is offered
+])
+def test_payment_option(charger, ev_node, ros, option, enforce, expected):
+    charger('ISO_15118_2')
+    ev_node()
+    ros.wait_for_services()
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended', payment_option=option,
+                    enforce_payment_option=enforce).success
+    if expected == SessionFinished.REASON_PROTOCOL_ERROR:
+        finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+        assert finished.reason == expected and 'payment option Contract' in finished.message
+        return
+    wait_charging(ros, loops=1)
+    stop_and_finish(ros)
+
+
 def test_enforced_tls_refuses_a_charger_without_tls(charger, ev_node, ros, pki):
     charger('ISO_15118_2')
     ev_node(use_tls=True, enforce_tls=True, pki_path=pki)

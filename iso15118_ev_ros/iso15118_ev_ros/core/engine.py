@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 from .events import EndReason
 from .plc import SeccAddress
@@ -43,6 +43,9 @@ class SessionObserver(abc.ABC):
 
     @abc.abstractmethod
     def on_pre_charged(self, charger_voltage: float) -> None: ...
+
+    @abc.abstractmethod
+    def on_services_selected(self, service_ids: List[int]) -> None: ...
 
 
 class ProtocolEngine(abc.ABC):

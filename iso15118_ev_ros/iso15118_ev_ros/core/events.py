@@ -5,6 +5,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Tuple
 
 
 
@@ -115,6 +116,7 @@ class SessionSnapshot:
     energy_transfer_mode: str = ''
     session_id: str = ''
     tls: bool = False
+    selected_services: Tuple[int, ...] = ()
     last_charger_message: str = ''
     fault: str = ''
     ev_target_voltage: float = math.nan

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 from . import events as ev
 from .engine import SessionObserver
@@ -102,6 +102,9 @@ class SessionTracker(SessionObserver):
             self.sink(ev.PowerReady(True))
         self._publish_ac(charger_values)
         self._handle_notifications(name, notifications)
+
+    def on_services_selected(self, service_ids: List[int]) -> None:
+        self._update(selected_services=tuple(service_ids))
 
     def on_pre_charged(self, charger_voltage: float) -> None:
         target = self.model.dc.target_voltage

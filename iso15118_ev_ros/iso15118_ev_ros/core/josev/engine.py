@@ -15,9 +15,8 @@ from typing import Optional
 from iso15118.evcc import evcc_settings
 from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
 from iso15118.evcc.evcc_config import EVCCConfig
-from iso15118.evcc.states.evcc_state import StateEVCC
 from iso15118.shared.exi_codec import EXI
-from iso15118.shared.messages.enums import Protocol
+from iso15118.shared.messages.enums import AuthEnum, Protocol
 from iso15118.shared.messages.iso15118_20.common_types import (
     EVSENotification as EVSENotificationV20)
 from iso15118.shared.messages.timeouts import Timeouts
@@ -32,33 +31,15 @@ from ..events import EndReason, Fault
 from ..plc import SeccAddress
 from .codec import CappedExificientCodec
 from .controller import ModelEvController
+from .patches import install_patches
 from .observe import (CHARGER_FIELDS, EV_FIELDS, body_of, collect, message_name, notifications,
                       processing_finished)
 
 logger = logging.getLogger(__name__)
 
 TCP_CONNECT_TIMEOUT_S = 5.0
+SAE_J2847_SERVICE_IDS = (28472, 28473)  # V2H, V2G (SAE J2847/2 over ISO 15118-2)
 INVALID_EXI = bytes([0x01, 0xFE, 0x80, 0x01, 0x00, 0x00, 0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF])
-
-
-def _observe_responses() -> None:
-    """Make every EVCC state hand the charger's decoded response to its session's observer.
-
-    Josev checks each response in StateEVCC.check_msg but never tells the EV controller what
-    the charger sent; wrapping that one method reaches every state of every protocol.
-    """
-    if getattr(StateEVCC.check_msg, '_observed', False):
-        return
-    original = StateEVCC.check_msg
-
-    def check_msg(self, message, *args, **kwargs):
-        hook = getattr(self.comm_session, 'response_hook', None)
-        if hook is not None:
-            hook(message)
-        return original(self, message, *args, **kwargs)
-
-    check_msg._observed = True
-    StateEVCC.check_msg = check_msg
 
 
 class ObservedSession(EVCCCommunicationSession):
@@ -74,6 +55,8 @@ class ObservedSession(EVCCCommunicationSession):
         self.early_end: Optional[Outcome] = None
         self._reported_protocol = ''
         self.response_hook = self._on_response
+        self.payment_choice = self._payment_choice
+        self.extra_services = self._extra_services
 
     async def send(self, message):
         request = self.current_state.message
@@ -83,6 +66,9 @@ class ObservedSession(EVCCCommunicationSession):
         self._stop_before_power_delivery(name)
         message = self._as_pause(request, message)
         await super().send(message)
+        if name == 'PaymentServiceSelectionReq':
+            self.observer.on_services_selected(
+                [int(s.service_id) for s in self.selected_services])
         if self.protocol != Protocol.UNKNOWN and self.protocol.name != self._reported_protocol:
             self._reported_protocol = self.protocol.name
             self.observer.on_protocol(self.protocol.name)
@@ -99,11 +85,9 @@ class ObservedSession(EVCCCommunicationSession):
             self.power_delivery_started = True
         if self.power_delivery_started or not (self.model.stop_requested or self.model.pause_requested):
             return
-        self.early_end = Outcome(EndReason.STOPPED_BY_EV,
-                                 f'stopped before charging began (next request was {name}); '
-                                 'connection closed')
-        self.writer.transport.abort()
-        raise asyncio.CancelledError
+        self._end_early(EndReason.STOPPED_BY_EV,
+                        f'stopped before charging began (next request was {name}); '
+                        'connection closed')
 
     def _as_pause(self, request, message):
         """SessionStopReq says Pause instead of Terminate when the EV or charger paused.
@@ -131,6 +115,34 @@ class ObservedSession(EVCCCommunicationSession):
         elif fault == Fault.DROP_LINK:
             self.writer.transport.abort()
         return True
+
+    def _payment_choice(self, offered, chosen):
+        """The payment option start_charging asked for, if offered (ISO 15118-2)."""
+        request = self.model.request
+        wanted = request.payment_option if request else None
+        if wanted is None or wanted == chosen:
+            return chosen
+        if wanted in offered:
+            return AuthEnum(wanted)
+        if request.enforce_payment_option:
+            self._end_early(EndReason.PROTOCOL_ERROR,
+                            f'the charger does not offer payment option {wanted} '
+                            f'(offered: {", ".join(o.value for o in offered)})')
+        return chosen
+
+    def _extra_services(self, service_discovery_res):
+        """SAE J2847/2 V2H / V2G, when enabled and offered (ISO 15118-2 DC)."""
+        if not (self.model.sae_j2847_enabled and self.model.mode.is_dc):
+            return []
+        services = service_discovery_res.service_list
+        offered = {int(s.service_id) for s in services.services} if services else set()
+        return [sid for sid in SAE_J2847_SERVICE_IDS if sid in offered]
+
+    def _end_early(self, reason: EndReason, message: str) -> None:
+        """End the session now from inside the state machine, with this outcome."""
+        self.early_end = Outcome(reason, message)
+        self.writer.transport.abort()
+        raise asyncio.CancelledError
 
     def _on_response(self, message) -> None:
         name = message_name(message)
@@ -184,7 +196,7 @@ class JosevEngine(ProtocolEngine):
         load_shared_settings()
         # The package logs every message at INFO (and reconfigures root logging on import).
         logging.getLogger('iso15118').setLevel(logging.WARNING)
-        _observe_responses()
+        install_patches()
         loop = asyncio.get_running_loop()
         self.codec = await loop.run_in_executor(None, CappedExificientCodec, self.jvm_heap_mb)
         EXI().set_exi_codec(self.codec)
