@@ -2,6 +2,8 @@
 (the iso15118 package's SECC, separate process, own network namespace) over a veth link."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from iso15118_ev_msgs.msg import SessionFinished
@@ -42,10 +44,12 @@ def stop_and_finish(ros, expected=SessionFinished.REASON_STOPPED_BY_EV, after=0)
 
 
 def wait_finished(ros, expected, after=0):
-    """The first session end recorded from index `after` on; ev_power_ready false after it."""
+    """The first session end recorded from index `after` on; ev_power_ready false after it
+    if it was true in this session."""
     finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT, after=after)
     assert finished.reason == expected, f'{finished.reason_text}: {finished.message}'
-    ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready, after=after)
+    if any(r.topic == 'ev_power_ready' and r.message.ready for r in ros.messages()[after:]):
+        ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready, after=after)
     return finished
 
 
@@ -149,6 +153,9 @@ def test_ac_session(charger, ev_node, ros, protocol, mode):
     if protocol == 'ISO_15118_2':
         currents = [r.message.max_current for r in ros.messages('ac_evse_max_current')]
         assert currents and all(0 < c <= 400 for c in currents)
+    else:
+        targets = [r.message for r in ros.messages('ac_evse_target_power')]
+        assert targets and all(math.isfinite(t.target_active_power) for t in targets)
 
 
 @pytest.mark.parametrize('protocol, mode', [
@@ -237,6 +244,38 @@ def test_stop_before_handshake(charger, ev_node, ros):
     ros.wait_topic('session_state', SESSION_TIMEOUT,
                    lambda m: m.last_charger_message in CHARGE_LOOP, after=mark)
     stop_and_finish(ros, after=mark)
+
+
+@pytest.mark.parametrize('protocol, mode', [('ISO_15118_2', 'DC_extended'),
+                                            ('DIN_SPEC_70121', 'DC_extended')])
+def test_stop_during_pre_charge_is_orderly(charger, ev_node, ros, protocol, mode):
+    charger(protocol, '--ramp', '0.1')  # a slow power module: pre-charge takes ~20 exchanges
+    ev_node()
+    start(ros, mode)
+    ros.wait_topic('session_state', SESSION_TIMEOUT,
+                   lambda m: m.last_charger_message == 'PreChargeRes')
+    assert ros.call('stop_charging').success
+    finished = wait_finished(ros, SessionFinished.REASON_STOPPED_BY_EV)
+    assert 'connection closed' not in finished.message, finished.message
+    assert not ros.messages('dc_power_on')
+    order(ros, ['session_state:pre_charge', 'session_state:stopping',
+                'v2g_session_finished:stopped_by_ev'])
+
+
+@pytest.mark.parametrize('command, expected', [
+    ('stop_charging', SessionFinished.REASON_STOPPED_BY_EV),
+    ('pause_charging', SessionFinished.REASON_PAUSED)])
+def test_iso20_session_stop_before_charging(charger, ev_node, ros, command, expected):
+    charger('ISO_15118_20_DC')
+    ev_node()
+    start(ros, 'DC')
+    ros.wait_topic('session_state', SESSION_TIMEOUT,
+                   lambda m: m.last_charger_message == 'SessionSetupRes')
+    assert ros.call(command).success
+    finished = wait_finished(ros, expected)
+    assert 'connection closed' not in finished.message, finished.message
+    assert not ros.messages('dc_power_on')
+    assert 'session_state:stopping' in ros.timeline()
 
 
 @pytest.mark.parametrize('fault', [SetFault.Request.FAULT_STOP_ANSWERING,

@@ -64,6 +64,7 @@ class EvccCore:
         self._thread.start()
         ready.wait()
         self._engine_ready = asyncio.run_coroutine_threadsafe(self.engine.start(), self._loop)
+        self._emit(ev.PowerReady(False))  # known from the start, for late subscribers too
         self.tracker.set_phase(Phase.IDLE)
 
     def engine_ready(self, timeout: Optional[float] = None) -> bool:

@@ -26,6 +26,7 @@ from iso15118.shared.messages.enums import (
 from iso15118.shared.messages.iso15118_2.datatypes import (
     ACEVChargeParameter,
     DCEVChargeParameter,
+    DCEVPowerDeliveryParameter,
     DCEVStatus,
     PVEAmount,
     PVEVEnergyRequest,
@@ -130,6 +131,12 @@ class ModelEvController(SimEVController):
             dc_target_current=pv(PVEVTargetCurrent, self.model.request_current(), UnitSymbol.AMPERE),
             dc_target_voltage=pv(PVEVTargetVoltage, dc.target_voltage, UnitSymbol.VOLTAGE),
         )
+
+    async def get_dc_ev_power_delivery_parameter(self) -> DCEVPowerDeliveryParameter:
+        # The simulator's version reports continue_charging() as "charging complete".
+        return DCEVPowerDeliveryParameter(dc_ev_status=await self.get_dc_ev_status(),
+                                          bulk_charging_complete=False,
+                                          charging_complete=self.model.charging_complete)
 
     async def get_dc_ev_status(self) -> DCEVStatus:
         status = await super().get_dc_ev_status()

@@ -10,15 +10,22 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from typing import Optional
 
 from iso15118.evcc import evcc_settings
 from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
 from iso15118.evcc.evcc_config import EVCCConfig
 from iso15118.shared.exi_codec import EXI
-from iso15118.shared.messages.enums import AuthEnum, Protocol
+from iso15118.evcc.states import din_spec_states as din
+from iso15118.evcc.states import iso15118_2_states as iso2
+from iso15118.evcc.states import iso15118_20_states as iso20
+from iso15118.shared.messages.enums import AuthEnum, ISOV20PayloadTypes, Namespace, Protocol
+from iso15118.shared.messages.iso15118_20.common_messages import (
+    ChargingSession as ChargingSessionV20, SessionStopReq as SessionStopReqV20)
 from iso15118.shared.messages.iso15118_20.common_types import (
-    EVSENotification as EVSENotificationV20)
+    EVSENotification as EVSENotificationV20, MessageHeader as MessageHeaderV20)
+from iso15118.shared.messages.iso15118_20.timeouts import Timeouts as TimeoutsV20
 from iso15118.shared.messages.timeouts import Timeouts
 from iso15118.shared.messages.v2gtp import V2GTPMessage
 from iso15118.shared.notifications import StopNotification
@@ -39,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 TCP_CONNECT_TIMEOUT_S = 5.0
 SAE_J2847_SERVICE_IDS = (28472, 28473)  # V2H, V2G (SAE J2847/2 over ISO 15118-2)
+CHARGE_LOOP_STATES = {Protocol.DIN_SPEC_70121: din.CurrentDemand,
+                      Protocol.ISO_15118_2: iso2.CurrentDemand}
 INVALID_EXI = bytes([0x01, 0xFE, 0x80, 0x01, 0x00, 0x00, 0x00, 0x04, 0xDE, 0xAD, 0xBE, 0xEF])
 
 
@@ -52,6 +61,8 @@ class ObservedSession(EVCCCommunicationSession):
         self.observer = observer
         self.fault_fired: Optional[Fault] = None
         self.power_delivery_started = False
+        self._setup_done = False
+        self._last_request = ''
         self.early_end: Optional[Outcome] = None
         self._reported_protocol = ''
         self.response_hook = self._on_response
@@ -59,13 +70,18 @@ class ObservedSession(EVCCCommunicationSession):
         self.extra_services = self._extra_services
 
     async def send(self, message):
-        request = self.current_state.message
-        name = message_name(request)
+        name = message_name(self.current_state.message)
         if self._apply_fault(name, message):
             return
-        self._stop_before_power_delivery(name)
+        if self.model.wants_to_end and not self.power_delivery_started \
+                and name != 'PowerDeliveryReq':
+            message = await self._end_before_power_delivery(name)
+        request = self.current_state.message  # may have been replaced just now
+        name = message_name(request)
+        self.power_delivery_started |= name == 'PowerDeliveryReq'
         message = self._as_pause(request, message)
         await super().send(message)
+        self._last_request = name
         if name == 'PaymentServiceSelectionReq':
             self.observer.on_services_selected(
                 [int(s.service_id) for s in self.selected_services])
@@ -74,20 +90,40 @@ class ObservedSession(EVCCCommunicationSession):
             self.observer.on_protocol(self.protocol.name)
         self.observer.on_request(name, collect(request, EV_FIELDS), '')
 
-    def _stop_before_power_delivery(self, name: str) -> None:
-        """End at once when stop/pause comes before PowerDelivery(Start).
+    async def _end_before_power_delivery(self, name: str):
+        """Stop or pause asked for before PowerDelivery(Start): the message to send instead.
 
-        Josev consults the EV only in the charge loop, and chargers accept SessionStopReq in
-        DIN / ISO 15118-2 only after PowerDelivery (Josev's answers FAILED_SequenceError), so
-        the EV closes the connection instead of negotiating, pre-charging and then stopping.
+        Josev consults the EV only in the charge loop. Where the protocol allows an orderly
+        end, it is used: ISO 15118-20 accepts SessionStopReq after SessionSetup; DIN and
+        ISO 15118-2 accept PowerDelivery(Stop) from pre-charge on (the charge loop's own stop
+        is borrowed). Before that (Josev's charger answers SessionStopReq with
+        FAILED_SequenceError) the EV closes the connection.
         """
-        if name == 'PowerDeliveryReq':
-            self.power_delivery_started = True
-        if self.power_delivery_started or not (self.model.stop_requested or self.model.pause_requested):
-            return
+        if self.protocol in (Protocol.ISO_15118_20_AC, Protocol.ISO_15118_20_DC) \
+                and self._setup_done:
+            return self._iso20_session_stop()
+        loop_state = CHARGE_LOOP_STATES.get(self.protocol)
+        if loop_state is not None and name == self._last_request == 'PreChargeReq':
+            stopping = loop_state(self)  # becomes current_state, as every state does
+            await stopping.stop_charging()
+            return stopping.next_v2gtp_msg
         self._end_early(EndReason.STOPPED_BY_EV,
                         f'stopped before charging began (next request was {name}); '
                         'connection closed')
+
+    def _iso20_session_stop(self):
+        action = ChargingSessionV20.PAUSE if self.model.pause_requested \
+            else ChargingSessionV20.TERMINATE
+        self.charging_session_stop_v20 = action
+        state = self.current_state
+        state.create_next_message(
+            iso20.SessionStop,
+            SessionStopReqV20(header=MessageHeaderV20(session_id=self.session_id,
+                                                      timestamp=time.time()),
+                              charging_session=action),
+            TimeoutsV20.SESSION_STOP_REQ, Namespace.ISO_V20_COMMON_MSG,
+            ISOV20PayloadTypes.MAINSTREAM)
+        return state.next_v2gtp_msg
 
     def _as_pause(self, request, message):
         """SessionStopReq says Pause instead of Terminate when the EV or charger paused.
@@ -147,6 +183,7 @@ class ObservedSession(EVCCCommunicationSession):
     def _on_response(self, message) -> None:
         name = message_name(message)
         if name == 'SessionSetupRes':
+            self._setup_done = True
             self.observer.on_session_id(str(getattr(message.header, 'session_id', '')))
         self.observer.on_response(name, collect(message, CHARGER_FIELDS),
                                   list(notifications(message)), processing_finished(message))
