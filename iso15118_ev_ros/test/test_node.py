@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import math
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
@@ -156,3 +158,26 @@ def test_node_refuses_to_start_with_bad_parameters(arguments, error):
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert error in done.stderr
+
+
+def _descendants(pid: int):
+    children = []
+    for task in Path(f'/proc/{pid}/task').iterdir():
+        text = (task / 'children').read_text().split()
+        children += [int(c) for c in text]
+    return children + [d for c in children for d in _descendants(c)]
+
+
+def test_one_jvm_per_node_with_capped_heap(ev_node, ros):
+    node = ev_node(jvm_heap_mb=48)
+    ros.wait_for_services()
+    deadline = time.monotonic() + 30
+    while True:
+        java = [pid for pid in _descendants(node.proc.pid)
+                if b'java' in Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0')[0]]
+        if java or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(java) == 1, java
+    arguments = Path(f'/proc/{java[0]}/cmdline').read_bytes().split(b'\0')
+    assert b'-Xmx48m' in arguments

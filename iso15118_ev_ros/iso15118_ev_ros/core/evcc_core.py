@@ -130,7 +130,7 @@ class EvccCore:
                 return CommandResult.ok('paused session ended')
             if phase not in ACTIVE_PHASES:
                 return CommandResult.refused(f'no session is running (phase {phase.name.lower()})')
-        self._call(self._request_stop)
+        self._call(self._request_end, False)
         return CommandResult.ok(f'stop requested in phase {phase.name.lower()}')
 
     def pause_charging(self) -> CommandResult:
@@ -143,7 +143,7 @@ class EvccCore:
                     'DIN SPEC 70121 has no pause; use stop_charging'
                     + ('' if protocol else ' (DIN is among the offered protocols and no '
                        'protocol is agreed yet)'))
-        self._call(self._request_pause)
+        self._call(self._request_end, True)
         return CommandResult.ok(f'pause requested in phase {phase.name.lower()}')
 
     def set_fault(self, fault: int) -> CommandResult:
@@ -183,12 +183,12 @@ class EvccCore:
         if not changes:
             return CommandResult.refused('no field given: set has_<field> for each value to change')
         try:
-            new = updated(getattr(self.model, attribute), changes, bounds)
+            updated(getattr(self.model, attribute), changes, bounds)  # validation only
         except InvalidRequest as exc:
             return CommandResult.refused(str(exc))
-        self._call(self._apply_params, attribute, dict(changes))
+        self._call(self._apply_params, attribute, dict(changes), bounds)
         given = ', '.join(f'{k}={v:g}' for k, v in changes.items())
-        return CommandResult.ok(f'{given}; applies to the next request' if new else given)
+        return CommandResult.ok(f'{given}; applies to the next request')
 
     # --- on the core loop -------------------------------------------------------------------
     def _call(self, fn, *args) -> None:
@@ -198,22 +198,19 @@ class EvccCore:
         setattr(self.model, attribute, value)
         self.tracker.refresh()
 
-    def _apply_params(self, attribute: str, changes) -> None:
-        # Re-applied on the loop against the latest values, so concurrent calls both land.
-        bounds = DC_EV_BOUNDS if attribute == 'dc' else DC_EV_BPT_BOUNDS
+    def _apply_params(self, attribute: str, changes, bounds) -> None:
+        # Applied on the loop to the latest values, so concurrent calls both land.
         self._apply(attribute, updated(getattr(self.model, attribute), changes, bounds))
 
     def _set_fault(self, fault: Fault) -> None:
         self.model.fault = fault
         self.tracker.set_fault('' if fault == Fault.NONE else fault.name.lower())
 
-    def _request_stop(self) -> None:
-        self.model.stop_requested = True
-        if self.tracker.snapshot.phase == Phase.DISCOVERING and self._session_task is not None:
-            self._session_task.cancel()
-
-    def _request_pause(self) -> None:
-        self.model.pause_requested = True
+    def _request_end(self, pause: bool) -> None:
+        if pause:
+            self.model.pause_requested = True
+        else:
+            self.model.stop_requested = True
         if self.tracker.snapshot.phase == Phase.DISCOVERING and self._session_task is not None:
             self._session_task.cancel()
 

@@ -16,10 +16,10 @@ from typing import Optional
 from iso15118.evcc import evcc_settings
 from iso15118.evcc.comm_session_handler import EVCCCommunicationSession
 from iso15118.evcc.evcc_config import EVCCConfig
-from iso15118.shared.exi_codec import EXI
 from iso15118.evcc.states import din_spec_states as din
 from iso15118.evcc.states import iso15118_2_states as iso2
 from iso15118.evcc.states import iso15118_20_states as iso20
+from iso15118.shared.exi_codec import EXI
 from iso15118.shared.messages.enums import AuthEnum, ISOV20PayloadTypes, Namespace, Protocol
 from iso15118.shared.messages.iso15118_20.common_messages import (
     ChargingSession as ChargingSessionV20, SessionStopReq as SessionStopReqV20)
@@ -223,7 +223,6 @@ class JosevEngine(ProtocolEngine):
         self.jvm_heap_mb = jvm_heap_mb
         self.pki_path = pki_path
         self.codec: Optional[CappedExificientCodec] = None
-        self._session: Optional[ObservedSession] = None
         self._task: Optional[asyncio.Task] = None
         self._abort: Optional[Outcome] = None
 
@@ -261,7 +260,6 @@ class JosevEngine(ProtocolEngine):
         session = ObservedSession((reader, writer), queue, config, settings.iface, controller,
                                   self.model, observer)
         session.is_tls = secc.tls
-        self._session = session
         try:
             await session.send_sap()
             self._task = asyncio.create_task(session.start(Timeouts.SUPPORTED_APP_PROTOCOL_REQ))
@@ -287,7 +285,7 @@ class JosevEngine(ProtocolEngine):
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         writer.close()
-        self._task, self._session = None, None
+        self._task = None
 
     async def abort(self, reason: EndReason, message: str) -> None:
         self._abort = Outcome(reason, message)
@@ -310,7 +308,9 @@ def classify(successful: bool, text: str, fault: Optional[Fault], model: EvModel
     """Why the session ended, from Josev's stop notification and what the EV knows."""
     if successful:
         if model.pause_requested:
-            return Outcome(EndReason.PAUSED, f'session paused: {text}')
+            by = 'at the charger\'s request' if model.charger_pause_seen else 'by the EV'
+            return Outcome(EndReason.PAUSED,
+                           f'paused {by} (SessionStop Pause); start_charging resumes')
         if model.charger_stop_seen:
             return Outcome(EndReason.STOPPED_BY_CHARGER, f'the charger asked to stop: {text}')
         if model.stop_requested:
