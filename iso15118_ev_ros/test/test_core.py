@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import threading
 import time
@@ -19,7 +20,15 @@ from iso15118_ev_ros.core.tracker import phase_after_request
 
 
 def test_core_imports_no_ros():
-    assert not [m for m in sys.modules if m.startswith('rclpy')]
+    """The core (and the charger simulator) load without rclpy, in a fresh interpreter."""
+    probe = ('import sys, iso15118_ev_ros.core.evcc_core, iso15118_ev_ros.core.josev.engine, '
+             'iso15118_ev_ros.charger_simulator; '
+             'print(sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "rcl_interfaces", '
+             '"builtin_interfaces", "iso15118_ev_msgs")))')
+    done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == '[]'
 
 
 @pytest.mark.parametrize('changes, fragment', [
