@@ -190,16 +190,19 @@ def offer_sae_j2847_services() -> None:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    from iso15118.secc import SECCHandler
-    from iso15118.secc.controller.interface import ServiceStatus
-    from iso15118.secc.secc_settings import Config
-    from iso15118.shared.exificient_exi_codec import ExificientEXICodec
-
+    # The package reads its settings (and its log level) from the environment on import.
     if args.pki:
         os.environ['PKI_PATH'] = os.path.join(os.path.abspath(args.pki), '')
     os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols,
-                      AUTH_MODES=args.auth_modes,
-                      SECC_ENFORCE_TLS=str(args.tls).lower(), LOG_LEVEL=args.log_level)
+                      AUTH_MODES=args.auth_modes, SECC_ENFORCE_TLS=str(args.tls).lower(),
+                      LOG_LEVEL=args.log_level)
+    from iso15118.secc import SECCHandler
+    from iso15118.secc.controller.interface import ServiceStatus
+    from iso15118.secc.secc_settings import Config
+
+    from .core.josev.codec import CappedExificientCodec
+
+    logging.getLogger('iso15118').setLevel(args.log_level)
     config = Config()
     config.load_envs()
     if args.offer_j2847:
@@ -207,7 +210,7 @@ async def serve(args: argparse.Namespace) -> None:
     controller = make_controller(args)
     await controller.set_status(ServiceStatus.STARTING)
     logger.warning('charger simulator on %s: %s', args.interface, args.protocols)
-    await SECCHandler(exi_codec=ExificientEXICodec(), evse_controller=controller,
+    await SECCHandler(exi_codec=CappedExificientCodec(), evse_controller=controller,
                       config=config).start(config.iface)
 
 

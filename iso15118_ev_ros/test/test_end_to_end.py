@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -44,24 +45,36 @@ def stop_and_finish(ros, expected=SessionFinished.REASON_STOPPED_BY_EV, after=0)
 
 
 def wait_finished(ros, expected, after=0):
-    """The first session end recorded from index `after` on; ev_power_ready false after it
-    if it was true in this session."""
+    """The first session end recorded from index `after` on; if ev_power_ready became true in
+    this session, also the ev_power_ready false that follows it."""
     finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT, after=after)
     assert finished.reason == expected, f'{finished.reason_text}: {finished.message}'
-    if any(r.topic == 'ev_power_ready' and r.message.ready for r in ros.messages()[after:]):
-        ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready, after=after)
+    ready = [i for i, r in enumerate(ros.messages())
+             if i >= after and r.topic == 'ev_power_ready' and r.message.ready]
+    if ready:
+        ros.wait_topic('ev_power_ready', 10, lambda m: not m.ready, after=ready[-1] + 1)
     return finished
 
 
-def order(ros, names):
-    """The positions of `names` in the timeline; asserts each appears, in that order."""
-    timeline = ros.timeline()
-    positions, start_at = [], 0
-    for name in names:
-        assert name in timeline[start_at:], f'{name} missing after {names[:len(positions)]}: {timeline}'
-        start_at = timeline.index(name, start_at) + 1
-        positions.append(start_at - 1)
-    return positions
+def order(ros, names, settle=5.0):
+    """Assert `names` appear in the timeline in this order (by the node's stamps).
+
+    Messages on different topics may still be on their way: wait up to `settle` s for them.
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        timeline = ros.timeline()
+        missing, start_at = None, 0
+        for name in names:
+            if name not in timeline[start_at:]:
+                missing = name
+                break
+            start_at = timeline.index(name, start_at) + 1
+        if missing is None:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{missing} missing in the expected order {names}: {timeline}')
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize('protocol, mode', [
