@@ -81,7 +81,7 @@ class SessionTracker(SessionObserver):
     def on_session_id(self, session_id: str) -> None:
         self._update(session_id=session_id)
 
-    def on_request(self, name: str, ev_values: Dict[str, float], detail: str) -> None:
+    def on_request(self, name: str) -> None:
         self._sent_at = time.monotonic()
         phase = phase_after_request(name, self.snapshot.phase)
         if phase != self.snapshot.phase:  # otherwise the response will publish the exchange

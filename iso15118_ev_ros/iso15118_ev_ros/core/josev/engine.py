@@ -39,8 +39,7 @@ from ..plc import SeccAddress
 from .codec import CappedExificientCodec
 from .controller import ModelEvController
 from .patches import install_patches
-from .observe import (CHARGER_FIELDS, EV_FIELDS, body_of, collect, message_name, notifications,
-                      processing_finished)
+from .observe import body_of, message_name, read_response
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class ObservedSession(EVCCCommunicationSession):
         if self.protocol != Protocol.UNKNOWN and self.protocol.name != self._reported_protocol:
             self._reported_protocol = self.protocol.name
             self.observer.on_protocol(self.protocol.name)
-        self.observer.on_request(name, collect(request, EV_FIELDS), '')
+        self.observer.on_request(name)
 
     async def _end_before_power_delivery(self, name: str):
         """Stop or pause asked for before PowerDelivery(Start): the message to send instead.
@@ -145,7 +144,7 @@ class ObservedSession(EVCCCommunicationSession):
             return False
         self.fault_fired = fault
         self.model.fault = Fault.NONE
-        self.observer.on_request(name, {}, f'fault {fault.name.lower()} instead of {name}')
+        self.observer.on_request(name)  # the exchange the charger now waits for
         if fault == Fault.SEND_INVALID_MESSAGE:
             self.writer.write(INVALID_EXI)
         elif fault == Fault.DROP_LINK:
@@ -185,8 +184,9 @@ class ObservedSession(EVCCCommunicationSession):
         if name == 'SessionSetupRes':
             self._setup_done = True
             self.observer.on_session_id(str(getattr(message.header, 'session_id', '')))
-        self.observer.on_response(name, collect(message, CHARGER_FIELDS),
-                                  list(notifications(message)), processing_finished(message))
+        response = read_response(message)
+        self.observer.on_response(name, response.values, response.notifications,
+                                  response.processing_finished)
         _tame_iso20_notification(message)
 
     async def stop(self, reason: str):

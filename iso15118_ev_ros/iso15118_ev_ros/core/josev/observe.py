@@ -6,7 +6,8 @@ names, so values are found by walking the pydantic model for a set of field name
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Iterator, Tuple
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Tuple
 
 from pydantic import BaseModel
 
@@ -25,10 +26,6 @@ CHARGER_FIELDS: Dict[str, Tuple[str, ...]] = {
     'target_reactive_power': ('evse_target_reactive_power',),
     'target_reactive_power_l2': ('evse_target_reactive_power_l2',),
     'target_reactive_power_l3': ('evse_target_reactive_power_l3',),
-}
-EV_FIELDS: Dict[str, Tuple[str, ...]] = {
-    'ev_target_voltage': ('ev_target_voltage',),
-    'ev_target_current': ('ev_target_current',),
 }
 
 
@@ -68,32 +65,29 @@ def number(value) -> float:
     return math.nan
 
 
-def collect(message, fields: Dict[str, Tuple[str, ...]]) -> Dict[str, float]:
-    """Our quantity names -> values found in the message body (only those present)."""
+@dataclass(frozen=True)
+class ChargerResponse:
+    """What the node reports from one charger response, read in a single walk."""
+
+    values: Dict[str, float]          # our quantity names -> values present
+    notifications: List[str]          # EVSENotification values ('StopCharging', 'Pause', ...)
+    processing_finished: bool         # EVSEProcessing is Finished
+
+
+def read_response(message) -> ChargerResponse:
     first: Dict[str, float] = {}
-    for name, value in walk(body_of(message)):
-        if name not in first:
-            as_number = number(value)
-            if not math.isnan(as_number):
-                first[name] = as_number
-    found = {}
-    for quantity, names in fields.items():
-        present = [first[name] for name in names if name in first]
-        if present:
-            found[quantity] = present[0]
-    return found
-
-
-def notifications(message) -> Iterable[str]:
-    """EVSENotification values in the message ('StopCharging', 'Terminate', 'Pause', ...)."""
+    notes: List[str] = []
+    processing = None
     for name, value in walk(body_of(message)):
         if name == 'evse_notification':
-            yield getattr(value, 'value', str(value))
-
-
-def processing_finished(message) -> bool:
-    """True when the message says EVSEProcessing Finished (charge parameters / schedule ready)."""
-    for name, value in walk(body_of(message)):
-        if name == 'evse_processing':
-            return getattr(value, 'value', str(value)) == 'Finished'
-    return False
+            notes.append(getattr(value, 'value', str(value)))
+        elif name == 'evse_processing' and processing is None:
+            processing = getattr(value, 'value', str(value))
+        elif name not in first and not math.isnan(number(value)):
+            first[name] = number(value)
+    values = {}
+    for quantity, names in CHARGER_FIELDS.items():
+        present = [first[name] for name in names if name in first]
+        if present:
+            values[quantity] = present[0]
+    return ChargerResponse(values, notes, processing == 'Finished')
