@@ -1,0 +1,111 @@
+"""Walks the grammars: JSON values to EXI events and back."""
+from __future__ import annotations
+
+from .bitstream import BitReader, BitWriter
+from .errors import ExiDecodeError, ExiEncodeError
+from .grammar import AT, CH, EE, END_KEY, SE, VALUE_KEY, CHARACTERS_KEY, TypeGrammar
+
+
+def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None:
+    """The content of one element (after its SE event), up to and including its EE."""
+    datatype = grammar.simple
+    if datatype is not None:
+        w.write(0, 1)             # CH, the only first-level production of a simple type
+        datatype.encode(w, value)
+        w.write(0, 1)             # EE
+        return
+    if type(value) is not dict:
+        raise ExiEncodeError(f'{name}: expected an object, got {value!r}')
+    state = grammar.states[0]
+    used = 0
+    for json_key, key in grammar.attributes:
+        if json_key in value:
+            production = _production(state, key, name, json_key)
+            w.write(production.code, state.width)
+            _encode_value(w, production.datatype, value[json_key], name, json_key)
+            state = production.target
+            used += 1
+    if grammar.simple_content is not None:
+        if VALUE_KEY in value:
+            production = _production(state, CHARACTERS_KEY, name, VALUE_KEY)
+            w.write(production.code, state.width)
+            _encode_value(w, production.datatype, value[VALUE_KEY], name, VALUE_KEY)
+            state = production.target
+            used += 1
+    else:
+        for child in grammar.children:
+            if child not in value:
+                continue
+            used += 1
+            items = value[child]
+            production = _production(state, child, name, child)
+            if production.is_list:
+                if type(items) is not list:
+                    raise ExiEncodeError(f'{name}.{child}: expected a list, got {items!r}')
+                if not items:
+                    continue
+            else:
+                items = (items,)
+            for item in items:
+                production = _production(state, child, name, child)
+                w.write(production.code, state.width)
+                encode_element(w, production.grammar, item, child)
+                state = production.target
+    if used != len(value):
+        unknown = sorted(set(value) - set(grammar.children) - {a for a, _ in grammar.attributes}
+                         - ({VALUE_KEY} if grammar.simple_content is not None else set()))
+        raise ExiEncodeError(f'{name}: unknown field(s) {unknown}')
+    end = state.by_key.get(END_KEY)
+    if end is None:
+        expected = [p.name for p in state.productions if p.kind in (SE, AT, CH)]
+        raise ExiEncodeError(f'{name}: incomplete, expected one of {expected}')
+    w.write(end.code, state.width)
+
+
+def _production(state, key, name, field):
+    production = state.by_key.get(key)
+    if production is None:
+        expected = [p.name or 'end' for p in state.productions]
+        raise ExiEncodeError(f'{name}: {field!r} not allowed here, expected one of {expected}')
+    return production
+
+
+def _encode_value(w, datatype, value, name, field):
+    try:
+        datatype.encode(w, value)
+    except ExiEncodeError as exc:
+        raise ExiEncodeError(f'{name}.{field}: {exc}') from None
+
+
+def decode_element(r: BitReader, grammar: TypeGrammar):
+    """The content of one element after its SE event: a JSON value."""
+    datatype = grammar.simple
+    if datatype is not None:
+        if r.read(1):
+            raise ExiDecodeError(f'{grammar.name}: second-level event instead of characters')
+        value = datatype.decode(r)
+        if r.read(1):
+            raise ExiDecodeError(f'{grammar.name}: second-level event instead of the end')
+        return value
+    state = grammar.states[0]
+    out: dict = {}
+    while True:
+        code = r.read(state.width)
+        productions = state.productions
+        if code >= len(productions):
+            raise ExiDecodeError(f'{grammar.name}: second-level event (not from a valid message)')
+        production = productions[code]
+        kind = production.kind
+        if kind == SE:
+            child = decode_element(r, production.grammar)
+            if production.is_list:
+                out.setdefault(production.name, []).append(child)
+            else:
+                out[production.name] = child
+        elif kind == EE:
+            return out
+        elif kind == AT or kind == CH:
+            out[production.name] = production.datatype.decode(r)
+        else:
+            raise ExiDecodeError(f'{grammar.name}: wildcard content is not supported')
+        state = production.target

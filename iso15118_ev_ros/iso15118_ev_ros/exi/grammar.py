@@ -1,0 +1,336 @@
+"""Schema-informed EXI grammars (EXI 1.0 section 8.5) built from xmlschema components.
+
+Each element's type becomes one grammar: its attribute uses, sorted by qualified name, then its
+content model. The model is first built as a nondeterministic automaton whose edges are EXI
+events, then made deterministic; a deterministic state's productions get their event codes in
+the order of section 8.5.4.3 (attributes by name, elements in schema order with substitution
+group members sorted by name, then the wildcard, EE and CH). Grammars are non-strict, as the
+V2G profile of EXIficient uses them: every state has second-level productions (xsi:type,
+undeclared content), so n first-level productions take ceil(log2(n + 1)) bits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .datatypes import UNTYPED, Datatype, datatype_for
+from .errors import ExiSchemaError
+
+AT, SE, EE, CH, SE_ANY = range(5)
+VALUE_KEY = 'value'
+END_KEY = ''
+CHARACTERS_KEY = '#'
+
+
+def attribute_key(name: str) -> str:
+    return '@' + name
+
+
+def split_qname(qname: str) -> tuple[str, str]:
+    """'{uri}local' -> (local, uri)."""
+    if qname.startswith('{'):
+        uri, local = qname[1:].split('}', 1)
+        return local, uri
+    return qname, ''
+
+
+class Production:
+    """One event with its code, the state after it and what the event carries."""
+
+    __slots__ = ('kind', 'name', 'key', 'code', 'target', 'grammar', 'datatype', 'is_list')
+
+    def __init__(self, kind, name='', key='', target=None, grammar=None, datatype=None,
+                 is_list=False):
+        self.kind = kind
+        self.name = name
+        self.key = key
+        self.code = 0
+        self.target = target
+        self.grammar = grammar
+        self.datatype = datatype
+        self.is_list = is_list
+
+
+class State:
+    """A grammar state: its productions by event code, and by event key for the encoder."""
+
+    __slots__ = ('productions', 'width', 'by_key')
+
+    def __init__(self):
+        self.productions: list[Production] = []
+        self.width = 0
+        self.by_key: dict[str, Production] = {}
+
+    def seal(self) -> None:
+        self.width = len(self.productions).bit_length()
+        for code, production in enumerate(self.productions):
+            production.code = code
+            self.by_key.setdefault(production.key, production)
+
+
+@dataclass
+class TypeGrammar:
+    """The grammar of one element type, plus the JSON shape of its elements."""
+
+    name: str
+    states: list = field(default_factory=list)
+    attributes: tuple = ()        # (json key, event key), sorted as EXI orders them
+    children: tuple = ()          # child element names in schema order
+    simple: Datatype | None = None          # element of simple type: the JSON value itself
+    simple_content: Datatype | None = None  # simple content with attributes: the 'value' key
+
+    @property
+    def start(self) -> State:
+        return self.states[0]
+
+
+class _Automaton:
+    """Nondeterministic automaton over EXI events, with epsilon edges."""
+
+    def __init__(self):
+        self.edges: list[list] = []
+        self.eps: list[list[int]] = []
+
+    def node(self) -> int:
+        self.edges.append([])
+        self.eps.append([])
+        return len(self.edges) - 1
+
+    def closure(self, nodes) -> frozenset:
+        seen = set(nodes)
+        stack = list(nodes)
+        while stack:
+            for nxt in self.eps[stack.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return frozenset(seen)
+
+
+class GrammarBuilder:
+    """Builds and caches the grammars of one schema set (one xmlschema.XMLSchema)."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self._types: dict[int, TypeGrammar] = {}
+        self._datatypes: dict[int, Datatype] = {}
+        self._pending: list = []
+
+    # -- public -----------------------------------------------------------------------------
+    def global_elements(self) -> list:
+        """Global element declarations of the schema set, sorted by local name then URI."""
+        xsd_ns = 'http://www.w3.org/2001/XMLSchema'
+        elements = [e for e in self.schema.maps.elements.values()
+                    if e.target_namespace != xsd_ns and e.name]
+        return sorted(elements, key=lambda e: split_qname(e.name))
+
+    def element_grammar(self, element) -> TypeGrammar:
+        grammar = self._grammar_shell(element.type)
+        while self._pending:
+            self._fill(*self._pending.pop())
+        return grammar
+
+    # -- types ------------------------------------------------------------------------------
+    def _datatype(self, simple_type) -> Datatype:
+        key = id(simple_type)
+        if key not in self._datatypes:
+            self._datatypes[key] = datatype_for(simple_type)
+        return self._datatypes[key]
+
+    def _grammar_shell(self, xsd_type) -> TypeGrammar:
+        key = id(xsd_type)
+        grammar = self._types.get(key)
+        if grammar is None:
+            grammar = TypeGrammar(name=str(xsd_type.name or xsd_type))
+            self._types[key] = grammar
+            self._pending.append((grammar, xsd_type))
+        return grammar
+
+    def _fill(self, grammar: TypeGrammar, xsd_type) -> None:
+        if xsd_type.is_simple():
+            grammar.simple = self._datatype(xsd_type)
+            grammar.states = _simple_states(grammar.simple)
+            return
+        auto = _Automaton()
+        start = auto.node()
+        node = self._attribute_nodes(auto, start, xsd_type, grammar)
+        content_start = len(auto.edges)
+        lists: set[str] = set()
+        if xsd_type.has_simple_content():
+            grammar.simple_content = self._datatype(xsd_type.content)
+            end = auto.node()
+            auto.edges[node].append(((CH, CHARACTERS_KEY), grammar.simple_content, end))
+        elif xsd_type.is_empty() or not len(xsd_type.content):
+            end = node
+        else:
+            self._orders: dict[int, int] = {}
+            self._children: list[str] = []
+            self._lists = lists
+            end = self._particle(auto, node, xsd_type.content, 1)
+            grammar.children = tuple(self._children)
+        auto.edges[end].append(((EE, END_KEY), None, None))
+        if xsd_type.mixed:
+            for content_node in [node, *range(content_start, len(auto.edges))]:
+                auto.edges[content_node].append(((CH, CHARACTERS_KEY), UNTYPED, content_node))
+        grammar.states = self._determinize(auto, start, lists)
+
+    def _attribute_nodes(self, auto, node, xsd_type, grammar) -> int:
+        uses = []
+        for name, attribute in xsd_type.attributes.items():
+            if name is None or attribute.use == 'prohibited':
+                if name is None:
+                    raise ExiSchemaError(f'{grammar.name}: attribute wildcards are not supported')
+                continue
+            uses.append((split_qname(attribute.name), attribute))
+        uses.sort(key=lambda item: item[0])
+        grammar.attributes = tuple((local, attribute_key(local)) for (local, _), _ in uses)
+        for (local, _), attribute in uses:
+            nxt = auto.node()
+            auto.edges[node].append(((AT, attribute_key(local)),
+                                     (local, self._datatype(attribute.type)), nxt))
+            if attribute.use != 'required':
+                auto.eps[node].append(nxt)
+            node = nxt
+        return node
+
+    # -- content models ---------------------------------------------------------------------
+    def _particle(self, auto, node, particle, outer_max) -> int:
+        low = particle.min_occurs
+        high = particle.max_occurs
+        repeat = None if (high is None or outer_max is None) else high * outer_max
+        for _ in range(low):
+            node = self._term(auto, node, particle, repeat)
+        if high is None:
+            loop = auto.node()
+            auto.eps[node].append(loop)
+            back = self._term(auto, loop, particle, repeat)
+            auto.eps[back].append(loop)
+            return loop
+        for _ in range(high - low):
+            nxt = self._term(auto, node, particle, repeat)
+            auto.eps[node].append(nxt)
+            node = nxt
+        return node
+
+    def _term(self, auto, node, particle, repeat) -> int:
+        kind = type(particle).__name__
+        if kind == 'XsdElement':
+            return self._element_term(auto, node, particle, repeat)
+        if kind == 'XsdAnyElement':
+            end = auto.node()
+            auto.edges[node].append(((SE_ANY, '*'), None, end))
+            return end
+        if particle.model == 'sequence':
+            for child in particle:
+                node = self._particle(auto, node, child, repeat)
+            return node
+        if particle.model == 'choice':
+            end = auto.node()
+            for child in particle:
+                branch = auto.node()
+                auto.eps[node].append(branch)
+                auto.eps[self._particle(auto, branch, child, repeat)].append(end)
+            return end
+        raise ExiSchemaError(f'model group {particle.model!r} is not supported')
+
+    def _element_term(self, auto, node, particle, repeat) -> int:
+        order = self._orders.setdefault(id(particle), len(self._orders))
+        end = auto.node()
+        for rank, member in enumerate(self._members(particle)):
+            local, _ = split_qname(member.name)
+            if local not in self._children:
+                self._children.append(local)
+            if repeat is None or repeat > 1:
+                self._lists.add(local)
+            auto.edges[node].append(((SE, local), (order, rank, member), end))
+        return end
+
+    def _members(self, particle) -> list:
+        """The element and its substitution group, sorted by name.
+
+        Abstract heads keep their place (and their event code), as EXIficient does.
+        """
+        head = particle.ref if getattr(particle, 'ref', None) is not None else particle
+        groups = self.schema.maps.substitution_groups
+        found = {}
+        stack = [head]
+        while stack:
+            element = stack.pop()
+            if element.name in found:
+                continue
+            found[element.name] = element
+            stack.extend(groups.get(element.name, ()))
+        members = list(found.values())
+        if len(members) == 1:
+            return [particle]
+        return sorted(members, key=lambda e: split_qname(e.name))
+
+    # -- determinization --------------------------------------------------------------------
+    def _determinize(self, auto, start, lists) -> list[State]:
+        first = auto.closure([start])
+        index = {first: 0}
+        order = [first]
+        states = [State()]
+        position = 0
+        while position < len(order):
+            nodes = order[position]
+            state = states[position]
+            position += 1
+            merged: dict = {}
+            for node in sorted(nodes):
+                for (kind, key), payload, target in auto.edges[node]:
+                    entry = merged.setdefault((kind, key), [kind, key, payload, set()])
+                    if target is not None:
+                        entry[3].add(target)
+            for kind, key, payload, targets in sorted(merged.values(), key=_code_order):
+                target_index = None
+                if kind != EE:
+                    closed = auto.closure(targets)
+                    if closed not in index:
+                        index[closed] = len(order)
+                        order.append(closed)
+                        states.append(State())
+                    target_index = index[closed]
+                state.productions.append(
+                    self._production(kind, key, payload, target_index, lists))
+        for state in states:
+            for production in state.productions:
+                if production.target is not None:
+                    production.target = states[production.target]
+            state.seal()
+        return states
+
+    def _production(self, kind, key, payload, target, lists) -> Production:
+        if kind == SE:
+            element = payload[2]
+            return Production(SE, key, key, target, grammar=self._grammar_shell(element.type),
+                              is_list=key in lists)
+        if kind == AT:
+            return Production(AT, payload[0], key, target, datatype=payload[1])
+        if kind == CH:
+            return Production(CH, VALUE_KEY, key, target, datatype=payload)
+        if kind == SE_ANY:
+            return Production(SE_ANY, '*', key, target)
+        return Production(EE, '', key, None)
+
+
+def _code_order(entry) -> tuple:
+    kind, key, payload, _ = entry
+    if kind == AT:
+        return (0, key[1:], '')
+    if kind == SE:
+        return (2, payload[0], payload[1])
+    if kind == SE_ANY:
+        return (3,)
+    if kind == EE:
+        return (4,)
+    return (5,)
+
+
+def _simple_states(datatype: Datatype) -> list[State]:
+    """Element of a simple type: CH then EE."""
+    start, end = State(), State()
+    start.productions.append(Production(CH, VALUE_KEY, CHARACTERS_KEY, end, datatype=datatype))
+    end.productions.append(Production(EE, '', END_KEY))
+    start.seal()
+    end.seal()
+    return [start, end]

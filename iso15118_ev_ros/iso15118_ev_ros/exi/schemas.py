@@ -1,0 +1,56 @@
+"""The XML schemas of each V2G namespace, read from the installed ``iso15118`` package."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from .errors import ExiError
+
+APP_PROTOCOL = 'urn:iso:15118:2:2010:AppProtocol'
+DIN = 'urn:din:70121:2012:MsgDef'
+ISO2 = 'urn:iso:15118:2:2013:MsgDef'
+ISO20_COMMON = 'urn:iso:std:iso:15118:-20:CommonMessages'
+ISO20_DC = 'urn:iso:std:iso:15118:-20:DC'
+ISO20_AC = 'urn:iso:std:iso:15118:-20:AC'
+ISO20_ACDP = 'urn:iso:std:iso:15118:-20:ACDP'
+ISO20_WPT = 'urn:iso:std:iso:15118:-20:WPT'
+XMLDSIG = 'http://www.w3.org/2000/09/xmldsig#'
+
+SCHEMA_FILES = {
+    APP_PROTOCOL: 'V2G_CI_AppProtocol.xsd',
+    DIN: 'din_spec/V2G_CI_MsgDef.xsd',
+    ISO2: 'iso15118_2/V2G_CI_MsgDef.xsd',
+    ISO20_COMMON: 'iso15118_20/V2G_CI_CommonMessages.xsd',
+    ISO20_DC: 'iso15118_20/V2G_CI_DC.xsd',
+    ISO20_AC: 'iso15118_20/V2G_CI_AC.xsd',
+    ISO20_ACDP: 'iso15118_20/V2G_CI_ACDP.xsd',
+    ISO20_WPT: 'iso15118_20/V2G_CI_WPT.xsd',
+    XMLDSIG: 'xmldsig-core-schema.xsd',
+}
+
+# Roots that EXIficient's V2G codec encodes as EXI fragments (signed parts), by namespace.
+# Every root in the xmldsig namespace is a fragment.
+FRAGMENT_ROOTS = {
+    ISO2: frozenset({
+        'CertificateInstallationReq', 'AuthorizationReq', 'MeteringReceiptReq', 'SignedInfo',
+        'ContractSignatureCertChain', 'ContractSignatureEncryptedPrivateKey', 'DHpublickey',
+        'eMAID', 'SalesTariff'}),
+    ISO20_COMMON: frozenset({'OEMProvisioningCertificateChain', 'PnC_AReqAuthorizationMode'}),
+}
+
+
+def schema_directory() -> str:
+    import iso15118.shared.schemas as schemas
+    return list(schemas.__path__)[0]
+
+
+@lru_cache(maxsize=None)
+def load_schema(namespace: str):
+    """The xmlschema schema set of a namespace (loaded once per process)."""
+    import xmlschema
+
+    try:
+        relative = SCHEMA_FILES[namespace]
+    except KeyError:
+        raise ExiError(f'unknown namespace {namespace!r}') from None
+    return xmlschema.XMLSchema10(os.path.join(schema_directory(), relative))
