@@ -10,7 +10,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 from .core.energy_modes import ALL_PROTOCOLS
 from .core.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
                               DcEvParameters)
-from .core.settings import CoreSettings, PhaseTimeouts
+from .core.settings import EXI_CODECS, CoreSettings, PhaseTimeouts
 
 DEFAULT_PROTOCOLS = ['ISO_15118_2', 'DIN_SPEC_70121', 'ISO_15118_20_DC', 'ISO_15118_20_AC']
 
@@ -60,7 +60,11 @@ PARAMETERS: Dict[str, tuple] = {
                             'iso15118 package default')),
     'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
-    'jvm_heap_mb': (64, _int('MiB heap of the EXI codec JVM', 32, 1024)),
+    'exi_codec': ('native', _plain(
+        ParameterType.PARAMETER_STRING,
+        'EXI codec: "native" (built in, no Java) or "exificient" (the iso15118 package\'s '
+        'Java codec, for comparison)')),
+    'jvm_heap_mb': (64, _int('MiB heap of the JVM when exi_codec is "exificient"', 32, 1024)),
     'initial_soc': (20.0, _float('percent, state of charge at start', 0.0, 100.0)),
 }
 for _f in fields(PhaseTimeouts):
@@ -87,6 +91,9 @@ def to_settings(values: Dict[str, Any]) -> CoreSettings:
         raise ParameterError(
             f'protocols={list(protocols)}: give each of {", ".join(ALL_PROTOCOLS)} at most once'
             + (f' (unknown: {", ".join(unknown)})' if unknown else ''))
+    if values['exi_codec'] not in EXI_CODECS:
+        raise ParameterError(f'exi_codec={values["exi_codec"]!r}: expected one of '
+                             + ', '.join(EXI_CODECS))
     services = tuple(values['iso20_energy_services'])
     bad = [s for s in services if s not in ('DC', 'DC_BPT', 'AC', 'AC_BPT')]
     if bad:
@@ -99,4 +106,4 @@ def to_settings(values: Dict[str, Any]) -> CoreSettings:
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
         timeouts=PhaseTimeouts(**section['timeouts']), dc=DcEvParameters(**section['dc']),
         bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'],
-        jvm_heap_mb=values['jvm_heap_mb'])
+        exi_codec=values['exi_codec'], jvm_heap_mb=values['jvm_heap_mb'])

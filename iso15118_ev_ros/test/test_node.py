@@ -152,6 +152,7 @@ def test_parameters_are_declared_with_descriptors(ev_node, ros):
     (['-p', 'plc_interface:=lo'], 'cannot carry SDP multicast'),
     (['-p', 'protocols:=[ISO_15118_2,ISO_15118_2]'], 'at most once'),
     (['-p', 'protocols:=[ISO_15118_9]'], 'unknown: ISO_15118_9'),
+    (['-p', 'exi_codec:=openv2g'], "exi_codec='openv2g'"),
 ])
 def test_node_refuses_to_start_with_bad_parameters(arguments, error):
     done = subprocess.run([executable('ev_node'), '--ros-args', *arguments],
@@ -168,16 +169,26 @@ def _descendants(pid: int):
     return children + [d for c in children for d in _descendants(c)]
 
 
-def test_one_jvm_per_node_with_capped_heap(ev_node, ros):
-    node = ev_node(jvm_heap_mb=48)
-    ros.wait_for_services()
-    deadline = time.monotonic() + 30
+def _java_descendants(node, wait_s: float):
+    deadline = time.monotonic() + wait_s
     while True:
         java = [pid for pid in _descendants(node.proc.pid)
                 if b'java' in Path(f'/proc/{pid}/cmdline').read_bytes().split(b'\0')[0]]
         if java or time.monotonic() > deadline:
-            break
+            return java
         time.sleep(0.2)
+
+
+def test_default_codec_starts_no_java(ev_node, ros):
+    node = ev_node()
+    ros.wait_for_services()
+    assert _java_descendants(node, wait_s=3) == []
+
+
+def test_exificient_codec_runs_one_jvm_with_capped_heap(ev_node, ros):
+    node = ev_node(exi_codec='exificient', jvm_heap_mb=48)
+    ros.wait_for_services()
+    java = _java_descendants(node, wait_s=30)
     assert len(java) == 1, java
     arguments = Path(f'/proc/{java[0]}/cmdline').read_bytes().split(b'\0')
     assert b'-Xmx48m' in arguments

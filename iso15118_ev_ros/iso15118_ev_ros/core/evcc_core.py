@@ -33,7 +33,7 @@ EngineFactory = Callable[[EvModel, CoreSettings], ProtocolEngine]
 
 def josev_engine(model: EvModel, settings: CoreSettings) -> ProtocolEngine:
     from .josev.engine import JosevEngine
-    return JosevEngine(model, settings.jvm_heap_mb, settings.pki_path)
+    return JosevEngine(model, settings.jvm_heap_mb, settings.pki_path, settings.exi_codec)
 
 
 class EvccCore:

@@ -9,6 +9,8 @@ from .events import Phase
 from .parameters import DcEvBptParameters, DcEvParameters
 from .plc import SDP_MAX_REQUESTS, SDP_MIN_INTERVAL_S
 
+EXI_CODECS = ('native', 'exificient')  # ours (no Java), or the iso15118 package's JVM codec
+
 
 @dataclass(frozen=True)
 class PhaseTimeouts:
@@ -40,4 +42,5 @@ class CoreSettings:
     dc: DcEvParameters = field(default_factory=DcEvParameters)
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
     soc_percent: float = 20.0
-    jvm_heap_mb: int = 64
+    exi_codec: str = 'native'           # or 'exificient' (Java)
+    jvm_heap_mb: int = 64               # only for exi_codec = 'exificient'

@@ -36,6 +36,17 @@ class NamespaceGrammars:
         self._fragment = None
         self._lock = threading.Lock()
 
+    def build_all(self) -> None:
+        for root in self._document_codes:
+            self._ready(root, '')
+        if self._fragment_names:
+            roots, _ = self.fragment_roots()
+            for root in roots.values():
+                if root.element.type is not None and (
+                        '*' in self._fragment_names or root.element.name.split('}')[-1]
+                        in self._fragment_names):
+                    self._ready(root, '')
+
     def is_fragment(self, root_name: str) -> bool:
         return '*' in self._fragment_names or root_name in self._fragment_names
 
@@ -130,6 +141,10 @@ class NativeExiCodec:
                     grammars = NamespaceGrammars(namespace)
                     self._grammars[namespace] = grammars
         return grammars
+
+    def prepare(self, namespace: str) -> None:
+        """Build all grammars of a namespace now rather than at their first message."""
+        self.grammars(namespace).build_all()
 
     def encode(self, message: str, namespace: str) -> bytes:
         try:

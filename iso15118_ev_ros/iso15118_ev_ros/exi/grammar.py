@@ -205,11 +205,16 @@ class GrammarBuilder:
             back = self._term(auto, loop, particle, repeat)
             auto.eps[back].append(loop)
             return loop
+        if high == low:
+            return node
+        # Optional copies nest, (A (A (A)?)?)?, so each copy's skip edge goes to one exit and
+        # epsilon closures stay small even for maxOccurs = 1024.
+        exit_node = auto.node()
         for _ in range(high - low):
-            nxt = self._term(auto, node, particle, repeat)
-            auto.eps[node].append(nxt)
-            node = nxt
-        return node
+            auto.eps[node].append(exit_node)
+            node = self._term(auto, node, particle, repeat)
+        auto.eps[node].append(exit_node)
+        return exit_node
 
     def _term(self, auto, node, particle, repeat) -> int:
         kind = type(particle).__name__

@@ -36,7 +36,7 @@ from ..engine import EngineSettings, Outcome, ProtocolEngine, SessionObserver
 from ..ev_model import EvModel
 from ..events import EndReason, Fault
 from ..plc import SeccAddress
-from .codec import CappedExificientCodec
+from .codec import NATIVE, make_codec
 from .controller import ModelEvController
 from .patches import install_patches
 from .observe import body_of, message_name, read_response
@@ -218,11 +218,13 @@ def _tame_iso20_notification(message) -> None:
 
 
 class JosevEngine(ProtocolEngine):
-    def __init__(self, model: EvModel, jvm_heap_mb: int = 64, pki_path: str = ''):
+    def __init__(self, model: EvModel, jvm_heap_mb: int = 64, pki_path: str = '',
+                 exi_codec: str = NATIVE):
         self.model = model
         self.jvm_heap_mb = jvm_heap_mb
         self.pki_path = pki_path
-        self.codec: Optional[CappedExificientCodec] = None
+        self.exi_codec = exi_codec
+        self.codec = None
         self._task: Optional[asyncio.Task] = None
         self._abort: Optional[Outcome] = None
 
@@ -234,7 +236,8 @@ class JosevEngine(ProtocolEngine):
         logging.getLogger('iso15118').setLevel(logging.WARNING)
         install_patches()
         loop = asyncio.get_running_loop()
-        self.codec = await loop.run_in_executor(None, CappedExificientCodec, self.jvm_heap_mb)
+        self.codec = await loop.run_in_executor(None, make_codec, self.exi_codec,
+                                                self.jvm_heap_mb)
         EXI().set_exi_codec(self.codec)
 
     def close(self) -> None:
