@@ -1,4 +1,4 @@
-"""Baseline benchmark: one ISO 15118-2 DC session through the EV node against the charger simulator.
+"""Session benchmark: one ISO 15118-2 DC session through the EV node against the charger simulator.
 
 Sets up the simulated PLC link, starts the charger simulator and the EV node, runs one
 DC_extended session until --loops CurrentDemand round trips were seen, stops it, and prints
@@ -6,6 +6,7 @@ setup timings, CurrentDemand round-trip statistics, the node's memory (node + de
 the JVM) and its CPU time. Tears everything down again. Needs root (veth pair, netns).
 
 Run after `source scripts/activate.sh kilted`:  python benchmarks/baseline_session.py
+[--exi-codec native|exificient]  (the node's codec; the charger simulator always uses EXIficient)
 """
 from __future__ import annotations
 
@@ -154,6 +155,8 @@ def main() -> int:
                         help='s allowed for the whole session (default 300)')
     parser.add_argument('--logs', default=str(ROOT / 'out' / 'benchmark'),
                         help='folder for the node and charger logs')
+    parser.add_argument('--exi-codec', default='native', choices=('native', 'exificient'),
+                        help="the EV node's exi_codec parameter (default native)")
     args = parser.parse_args()
 
     try:  # the activated workspace's install of the package ($INSTALL_BASE/iso15118_ev_ros)
@@ -176,10 +179,13 @@ def main() -> int:
         charger = start([str(bin_dir / 'charger_simulator'), '--netns', NETNS,
                          '--interface', 'secc0', '--protocols', 'ISO_15118_2'],
                         logs / 'charger.log', env)
+        t_launch = time.monotonic()
         node = start([str(bin_dir / 'ev_node'), '--ros-args', '-p',
-                      f'plc_interface:={EV_IFACE}'], logs / 'ev_node.log', env)
+                      f'plc_interface:={EV_IFACE}', '-p', f'exi_codec:={args.exi_codec}'],
+                     logs / 'ev_node.log', env)
         client = RosClient('baseline_benchmark')
         client.wait_for_services(60)
+        startup_s = time.monotonic() - t_launch
         time.sleep(3.0)  # let the node settle
         idle_rss = rss_mib(node.pid)
 
@@ -265,6 +271,7 @@ def main() -> int:
     over = sum(1 for x in ms if x > CD_TIMEOUT_MS)
     print(f'> {CD_TIMEOUT_MS:.0f} ms (CurrentDemand timeout): {over}')
     print('=== EV node (node + descendants, incl. JVM) ===')
+    print(f'EV node exi_codec: {args.exi_codec}; node start -> services up: {startup_s:.2f} s')
     print(f'idle RSS before session: {idle_rss:.1f} MiB')
     print(f'peak RSS during session (0.5 s samples): {sampler.peak:.1f} MiB')
     print(f'CPU time for the session (user+sys): {cpu1 - cpu0:.2f} s')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import pytest
@@ -313,3 +314,19 @@ def test_fault_refuse_pre_charge(charger, ev_node, ros):
     finished = wait_finished(ros, SessionFinished.REASON_FAULT_INJECTED)
     assert 'refuse_pre_charge' in finished.message
     assert not ros.messages('dc_power_on')
+
+
+def test_node_runs_a_session_without_java(charger, ev_node, ros, tmp_path, monkeypatch):
+    """The node's default codec is native: with `java` broken on its PATH, a session still runs."""
+    charger('ISO_15118_2')  # the charger simulator keeps EXIficient (started with the real PATH)
+    java = tmp_path / 'java'
+    java.write_text('#!/bin/sh\ntouch "$0.called"\nexit 1\n')
+    java.chmod(0o755)
+    monkeypatch.setenv('PATH', f'{tmp_path}:{os.environ["PATH"]}')
+    monkeypatch.delenv('JAVA_HOME', raising=False)
+    ev_node()
+    monkeypatch.undo()
+    start(ros, 'DC_extended')
+    wait_charging(ros)
+    stop_and_finish(ros)
+    assert not (tmp_path / 'java.called').exists()

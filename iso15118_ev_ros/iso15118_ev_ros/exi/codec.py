@@ -8,7 +8,7 @@ from .bitstream import BitReader, BitWriter
 from .coder import decode_element, encode_element
 from .errors import ExiDecodeError, ExiEncodeError, ExiError, ExiSchemaError
 from .grammar import GrammarBuilder, split_qname
-from .schemas import FRAGMENT_ROOTS, XMLDSIG, load_schema
+from .schemas import COUNTED_REPEATS_FROM, FRAGMENT_ROOTS, XMLDSIG, load_schema
 
 # Distinguishing bits 10, no options, final version 1: the only header V2G messages use.
 EXI_HEADER = 0x80
@@ -28,7 +28,7 @@ class NamespaceGrammars:
 
     def __init__(self, namespace: str):
         self.namespace = namespace
-        self._builder = GrammarBuilder(load_schema(namespace))
+        self._builder = GrammarBuilder(load_schema(namespace), COUNTED_REPEATS_FROM.get(namespace))
         self._fragment_names = (frozenset({'*'}) if namespace == XMLDSIG
                                 else FRAGMENT_ROOTS.get(namespace, frozenset()))
         self._document = self._roots(self._builder.global_elements())
@@ -58,9 +58,15 @@ class NamespaceGrammars:
             self._document_codes) else None
 
     def fragment_roots(self) -> tuple[dict, int]:
+        """Roots by local name, and the code width: declarations, SE(*) and ED."""
         if self._fragment is None:
             self._fragment = self._roots(self._all_element_declarations())
-        return self._fragment, (len(self._fragment) + 1).bit_length()
+        return self._fragment, self.fragment_end.bit_length()
+
+    @property
+    def fragment_end(self) -> int:
+        """The event code of ED in the fragment content grammar."""
+        return len(self._fragment_codes) + 1
 
     def _roots(self, elements) -> dict:
         roots: dict[str, _Root] = {}
@@ -94,6 +100,9 @@ class NamespaceGrammars:
         found: dict[str, object] = {}
         seen_types: set[int] = set()
         stack = list(self._builder.global_elements())
+        for xsd_type in self._builder.named_complex_types():  # used or not, as Xerces lists them
+            stack.extend(e for e in xsd_type.content.iter_elements()
+                         if type(e).__name__ == 'XsdElement')
         while stack:
             element = stack.pop()
             if getattr(element, 'ref', None) is not None:
@@ -162,11 +171,12 @@ class NativeExiCodec:
         w.write(EXI_HEADER, 8)
         if grammars.is_fragment(name):
             roots, width = grammars.fragment_roots()
-            root = grammars._ready(roots.get(name), name)
+            root = roots.get(name)
             self._check_root(root, name, namespace)
+            grammars._ready(root, name)
             w.write(root.code, width)
             encode_element(w, root.grammar, value, name)
-            w.write(len(roots) + 1, width)      # ED of the fragment
+            w.write(grammars.fragment_end, width)      # ED of the fragment
         else:
             root = grammars.document_root(name)
             self._check_root(root, name, namespace)
@@ -185,7 +195,8 @@ class NativeExiCodec:
     def decode(self, stream: bytes, namespace: str) -> str:
         return json.dumps(self.decode_object(stream, namespace), separators=(',', ':'))
 
-    def decode_object(self, stream: bytes, namespace: str) -> dict:
+    def decode_object(self, stream: bytes, namespace: str, fragment: bool = False) -> dict:
+        """Decode a document (or, with fragment=True or in xmldsig, a one-root fragment)."""
         try:
             grammars = self.grammars(namespace)
         except ExiError as exc:
@@ -194,8 +205,7 @@ class NativeExiCodec:
         header = r.read(8)
         if header != EXI_HEADER:
             raise ExiDecodeError(f'EXI header 0x{header:02x}, expected 0x{EXI_HEADER:02x}')
-        fragment = grammars.is_fragment('*') if grammars.namespace == XMLDSIG else False
-        if fragment:
+        if fragment or namespace == XMLDSIG:
             roots, width = grammars.fragment_roots()
             root = grammars.fragment_root_by_code(r.read(width))
         else:
@@ -205,4 +215,7 @@ class NativeExiCodec:
         if root.element.type is None:
             raise ExiDecodeError('ambiguous fragment root (relaxed grammar not supported)')
         name, _ = split_qname(root.element.name)
-        return {name: decode_element(r, root.grammar)}
+        document = {name: decode_element(r, root.grammar)}
+        if (fragment or namespace == XMLDSIG) and r.read(width) != grammars.fragment_end:
+            raise ExiDecodeError('a fragment with more than one root element')
+        return document

@@ -10,8 +10,15 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
     """The content of one element (after its SE event), up to and including its EE."""
     datatype = grammar.simple
     if datatype is not None:
+        if value == '' and datatype.empty_is_end:
+            w.write(1, 1)         # no characters: EE on the second level, code 0 of 3 bits
+            w.write(0, grammar.states[0].second_width)
+            return
         w.write(0, 1)             # CH, the only first-level production of a simple type
-        datatype.encode(w, value)
+        try:
+            datatype.encode(w, value)
+        except ExiEncodeError as exc:
+            raise ExiEncodeError(f'{name}: {exc}') from None
         w.write(0, 1)             # EE
         return
     if type(value) is not dict:
@@ -26,7 +33,9 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
             state = production.target
             used += 1
     if grammar.simple_content is not None:
-        if VALUE_KEY in value:
+        if value.get(VALUE_KEY) == '' and grammar.simple_content.empty_is_end:
+            used += 1
+        elif VALUE_KEY in value:
             production = _production(state, CHARACTERS_KEY, name, VALUE_KEY)
             w.write(production.code, state.width)
             _encode_value(w, production.datatype, value[VALUE_KEY], name, VALUE_KEY)
@@ -39,12 +48,10 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
             used += 1
             items = value[child]
             production = _production(state, child, name, child)
-            if production.is_list:
-                if type(items) is not list:
-                    raise ExiEncodeError(f'{name}.{child}: expected a list, got {items!r}')
+            if production.is_list and type(items) is list:
                 if not items:
                     continue
-            else:
+            else:  # a repeatable element given as one object is one item (as EXIficient takes it)
                 items = (items,)
             for item in items:
                 production = _production(state, child, name, child)
@@ -56,10 +63,14 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
                          - ({VALUE_KEY} if grammar.simple_content is not None else set()))
         raise ExiEncodeError(f'{name}: unknown field(s) {unknown}')
     end = state.by_key.get(END_KEY)
-    if end is None:
+    if end is not None:
+        w.write(end.code, state.width)
+    elif grammar.simple_content is not None and value.get(VALUE_KEY) == '':
+        w.write(len(state.productions), state.width)
+        w.write(0, state.second_width)
+    else:
         expected = [p.name for p in state.productions if p.kind in (SE, AT, CH)]
         raise ExiEncodeError(f'{name}: incomplete, expected one of {expected}')
-    w.write(end.code, state.width)
 
 
 def _production(state, key, name, field):
@@ -82,7 +93,8 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
     datatype = grammar.simple
     if datatype is not None:
         if r.read(1):
-            raise ExiDecodeError(f'{grammar.name}: second-level event instead of characters')
+            _second_level_end(r, grammar.states[0], grammar.name)
+            return ''
         value = datatype.decode(r)
         if r.read(1):
             raise ExiDecodeError(f'{grammar.name}: second-level event instead of the end')
@@ -93,7 +105,10 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
         code = r.read(state.width)
         productions = state.productions
         if code >= len(productions):
-            raise ExiDecodeError(f'{grammar.name}: second-level event (not from a valid message)')
+            _second_level_end(r, state, grammar.name)
+            if grammar.simple_content is not None and VALUE_KEY not in out:
+                out[VALUE_KEY] = ''
+            return out
         production = productions[code]
         kind = production.kind
         if kind == SE:
@@ -109,3 +124,9 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
         else:
             raise ExiDecodeError(f'{grammar.name}: wildcard content is not supported')
         state = production.target
+
+
+def _second_level_end(r: BitReader, state, name: str) -> None:
+    """The one second-level event of valid messages: EE of an element with an empty value."""
+    if not state.second_level_end or r.read(state.second_width) != 0:
+        raise ExiDecodeError(f'{name}: second-level event other than an empty value\'s end')

@@ -31,6 +31,7 @@ class Datatype:
 
     __slots__ = ()
     name = 'value'
+    empty_is_end = False  # '' is written as no characters at all (strings, binary)
 
     def encode(self, w: BitWriter, value) -> None:
         raise NotImplementedError
@@ -137,6 +138,7 @@ class StringType(Datatype):
 
     __slots__ = ('min_length', 'max_length')
     name = 'string'
+    empty_is_end = True
 
     def __init__(self, min_length=None, max_length=None):
         self.min_length = min_length
@@ -174,6 +176,7 @@ class BinaryType(Datatype):
     """hexBinary or base64Binary: length, then the octets."""
 
     __slots__ = ('hex', 'min_length', 'max_length')
+    empty_is_end = True
 
     def __init__(self, hex_form: bool, min_length=None, max_length=None):
         self.hex = hex_form

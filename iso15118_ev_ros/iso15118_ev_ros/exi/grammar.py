@@ -50,21 +50,36 @@ class Production:
         self.is_list = is_list
 
 
+FIRST_START_TAG, START_TAG, CONTENT = range(3)
+# Second-level productions of non-strict grammars besides a missing EE (EXI 1.0 8.5.4.4.1, as
+# EXIficient orders them): the first start tag has AT(xsi:type), AT(xsi:nil), AT(*), AT(*)
+# [untyped], SE(*), CH [untyped]; later start tags lose the xsi ones; content states have
+# SE(*) and CH [untyped]. Only EE (code 0 when present) is ever used by valid V2G messages:
+# EXIficient writes an element with an empty value as SE, then EE on the second level.
+SECOND_LEVEL_BESIDES_EE = {FIRST_START_TAG: 6, START_TAG: 4, CONTENT: 2}
+
+
 class State:
     """A grammar state: its productions by event code, and by event key for the encoder."""
 
-    __slots__ = ('productions', 'width', 'by_key')
+    __slots__ = ('productions', 'width', 'by_key', 'kind', 'second_width', 'second_level_end')
 
-    def __init__(self):
+    def __init__(self, kind: int = CONTENT):
         self.productions: list[Production] = []
         self.width = 0
         self.by_key: dict[str, Production] = {}
+        self.kind = kind
+        self.second_width = 0
+        self.second_level_end = False
 
     def seal(self) -> None:
         self.width = len(self.productions).bit_length()
         for code, production in enumerate(self.productions):
             production.code = code
             self.by_key.setdefault(production.key, production)
+        self.second_level_end = END_KEY not in self.by_key
+        count = SECOND_LEVEL_BESIDES_EE[self.kind] + self.second_level_end
+        self.second_width = (count - 1).bit_length()
 
 
 @dataclass
@@ -109,8 +124,11 @@ class _Automaton:
 class GrammarBuilder:
     """Builds and caches the grammars of one schema set (one xmlschema.XMLSchema)."""
 
-    def __init__(self, schema):
+    def __init__(self, schema, counted_from: int | None = None):
+        """counted_from: the maxOccurs from which a repeat in a simple content model is not
+        bounded in the grammar (see _xerces_counts_repeats); None: every bound is unrolled."""
         self.schema = schema
+        self.counted_from = counted_from
         self._types: dict[int, TypeGrammar] = {}
         self._datatypes: dict[int, Datatype] = {}
         self._pending: list = []
@@ -122,6 +140,12 @@ class GrammarBuilder:
         elements = [e for e in self.schema.maps.elements.values()
                     if e.target_namespace != xsd_ns and e.name]
         return sorted(elements, key=lambda e: split_qname(e.name))
+
+    def named_complex_types(self) -> list:
+        xsd_ns = '{http://www.w3.org/2001/XMLSchema}'
+        return [t for name, t in self.schema.maps.types.items()
+                if not name.startswith(xsd_ns) and not t.is_simple()
+                and not t.has_simple_content() and not t.is_empty()]
 
     def element_grammar(self, element) -> TypeGrammar:
         grammar = self._grammar_shell(element.type)
@@ -165,8 +189,12 @@ class GrammarBuilder:
             self._orders: dict[int, int] = {}
             self._children: list[str] = []
             self._lists = lists
+            self._counting = (self.counted_from is not None
+                              and _xerces_counts_repeats(xsd_type.content))
             end = self._particle(auto, node, xsd_type.content, 1)
             grammar.children = tuple(self._children)
+            if xsd_type.mixed:  # JAXB binds mixed content to one list: every child is an array
+                lists.update(self._children)
         auto.edges[end].append(((EE, END_KEY), None, None))
         if xsd_type.mixed:
             for content_node in [node, *range(content_start, len(auto.edges))]:
@@ -197,6 +225,9 @@ class GrammarBuilder:
         low = particle.min_occurs
         high = particle.max_occurs
         repeat = None if (high is None or outer_max is None) else high * outer_max
+        if self._counting and high is not None and high >= self.counted_from:
+            # Xerces checks this bound with a counter, so EXIficient's grammar loops instead.
+            low, high = min(low, 1), None
         for _ in range(low):
             node = self._term(auto, node, particle, repeat)
         if high is None:
@@ -297,10 +328,14 @@ class GrammarBuilder:
                     target_index = index[closed]
                 state.productions.append(
                     self._production(kind, key, payload, target_index, lists))
+        states[0].kind = FIRST_START_TAG
         for state in states:
             for production in state.productions:
                 if production.target is not None:
+                    if production.kind == AT and production.target != 0:
+                        states[production.target].kind = START_TAG
                     production.target = states[production.target]
+        for state in states:
             state.seal()
         return states
 
@@ -318,6 +353,28 @@ class GrammarBuilder:
         return Production(EE, '', key, None)
 
 
+def _xerces_counts_repeats(group) -> bool:
+    """Whether Xerces builds this content model with counted repeating leaves.
+
+    Xerces (whose automata EXIficient turns into grammars) does so when the model, through
+    groups that occur exactly once, contains only elements and wildcards (any occurrence), or
+    repeated groups holding one element/wildcard that occurs once. A bounded maxOccurs > 1 in
+    such a model is then not part of the automaton: it is X* (minOccurs 0) or X+.
+    """
+    def compact(particle) -> bool:
+        if type(particle).__name__ != 'XsdGroup':
+            return True
+        if (particle.min_occurs, particle.max_occurs) != (1, 1):
+            children = list(particle)
+            if len(children) == 1:
+                only = children[0]
+                return (type(only).__name__ != 'XsdGroup'
+                        and (only.min_occurs, only.max_occurs) == (1, 1))
+            return not children
+        return all(compact(child) for child in particle)
+    return compact(group)
+
+
 def _code_order(entry) -> tuple:
     kind, key, payload, _ = entry
     if kind == AT:
@@ -333,7 +390,7 @@ def _code_order(entry) -> tuple:
 
 def _simple_states(datatype: Datatype) -> list[State]:
     """Element of a simple type: CH then EE."""
-    start, end = State(), State()
+    start, end = State(FIRST_START_TAG), State()
     start.productions.append(Production(CH, VALUE_KEY, CHARACTERS_KEY, end, datatype=datatype))
     end.productions.append(Production(EE, '', END_KEY))
     start.seal()

@@ -39,6 +39,18 @@ FRAGMENT_ROOTS = {
 }
 
 
+# EXIficient's precompiled grammars do not bound large repeats in content models that Xerces
+# builds with counting leaves: a repeat of maxOccurs >= this value is a loop (a 17th
+# SelectedService is still a first-level event in -2); smaller bounds are unrolled. The values
+# differ per grammar and were found by the differential tests: -2 unrolls 2, 4, 6, 8 and loops
+# from 16 (16, 20, 1024 seen); -20 unrolls 3, 16, 20, 32 and loops at 1024; the AppProtocol
+# grammar unrolls 20 (its only bound).
+_ISO20_COUNTED_FROM = 1024
+COUNTED_REPEATS_FROM = {ISO2: 16, ISO20_COMMON: _ISO20_COUNTED_FROM, ISO20_DC: _ISO20_COUNTED_FROM,
+                        ISO20_AC: _ISO20_COUNTED_FROM, ISO20_ACDP: _ISO20_COUNTED_FROM,
+                        ISO20_WPT: _ISO20_COUNTED_FROM}
+
+
 def schema_directory() -> str:
     import iso15118.shared.schemas as schemas
     return list(schemas.__path__)[0]

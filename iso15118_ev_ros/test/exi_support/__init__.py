@@ -1,0 +1,1 @@
+"""Test-data support for differential EXI tests against EXIficient (the jar inside `iso15118`)."""
