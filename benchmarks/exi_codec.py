@@ -2,8 +2,9 @@
 
 For every message type of every namespace it times encode and decode with both codecs, warm
 (median of repeated calls) and cold (the first call of that message type: for EXIficient in a
-freshly started JVM, for ours in a fresh codec whose grammars are not built yet), and prints
-the ratios. Also prints start-up costs (JVM start; our grammar preparation) and the
+freshly started JVM, for ours in a fresh codec that loads its grammars on first use), and
+prints the ratios. Also prints start-up costs (JVM start; our grammars from the cache and
+built from the XSDs) and the
 CurrentDemandReq/Res figures the issue's goal is about.
 
     source scripts/activate.sh kilted
