@@ -64,9 +64,11 @@ def test_every_single_bit_flip_is_refused_or_decodes_to_another_message(namespac
 @given(data=st.binary(max_size=300), namespace=st.sampled_from(sorted(SCHEMA_FILES)))
 def test_random_bytes_are_refused_or_decoded(data, namespace):
     decoded = decodes_or_refuses(data, namespace)
-    if decoded is not None:  # whatever decodes re-encodes to a prefix-equal stream
+    if decoded is not None:  # whatever decodes is a message the encoder takes back unchanged
         again = CODEC.encode(json.dumps(decoded), namespace)
-        assert CODEC.decode(again, namespace) == json.dumps(decoded, separators=(',', ':'))
+        # roots like -2 AuthorizationReq are encoded as fragments (as the package signs them)
+        fragment = CODEC.grammars(namespace).is_fragment(next(iter(decoded)))
+        assert CODEC.decode_object(again, namespace, fragment=fragment) == decoded
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))

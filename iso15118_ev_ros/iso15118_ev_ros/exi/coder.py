@@ -93,6 +93,8 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
     datatype = grammar.simple
     if datatype is not None:
         if r.read(1):
+            if not datatype.empty_is_end:
+                raise ExiDecodeError(f'{grammar.name}: no value (second-level event)')
             _second_level_end(r, grammar.states[0], grammar.name)
             return ''
         value = datatype.decode(r)
@@ -105,9 +107,12 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
         code = r.read(state.width)
         productions = state.productions
         if code >= len(productions):
+            if (grammar.simple_content is None or VALUE_KEY in out
+                    or not grammar.simple_content.empty_is_end):
+                raise ExiDecodeError(f'{grammar.name}: second-level event (content the schema '
+                                     'does not declare, or an element ended too early)')
             _second_level_end(r, state, grammar.name)
-            if grammar.simple_content is not None and VALUE_KEY not in out:
-                out[VALUE_KEY] = ''
+            out[VALUE_KEY] = ''
             return out
         production = productions[code]
         kind = production.kind
@@ -119,8 +124,10 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
                 out[production.name] = child
         elif kind == EE:
             return out
-        elif kind == AT or kind == CH:
+        elif kind == AT or grammar.simple_content is not None:
             out[production.name] = production.datatype.decode(r)
+        elif kind == CH:
+            raise ExiDecodeError(f'{grammar.name}: text in mixed content is not supported')
         else:
             raise ExiDecodeError(f'{grammar.name}: wildcard content is not supported')
         state = production.target

@@ -133,6 +133,12 @@ def _check_length(length, min_length, max_length, what):
         raise ExiEncodeError(f'{what} of length {length} is outside [{min_length}, {max_length}]')
 
 
+def _check_decoded_length(length, min_length, max_length, what):
+    if (min_length is not None and length < min_length) or (
+            max_length is not None and length > max_length):
+        raise ExiDecodeError(f'{what} of length {length} is outside [{min_length}, {max_length}]')
+
+
 class StringType(Datatype):
     """A string literal: length + 2, then each code point as an unsigned integer."""
 
@@ -166,6 +172,7 @@ class StringType(Datatype):
         length -= 2
         if length * 8 > r.remaining_bits():
             raise ExiDecodeError(f'string of {length} characters is longer than the stream')
+        _check_decoded_length(length, self.min_length, self.max_length, 'string')
         try:
             return ''.join([chr(r.read_uint()) for _ in range(length)])
         except (ValueError, OverflowError) as exc:
@@ -201,6 +208,7 @@ class BinaryType(Datatype):
 
     def decode(self, r):
         data = r.read_bytes(r.read_uint())
+        _check_decoded_length(len(data), self.min_length, self.max_length, self.name)
         if self.hex:
             return data.hex().upper()
         return base64.b64encode(data).decode('ascii')
