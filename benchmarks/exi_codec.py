@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / 'iso15118_ev_ros'), str(ROOT / 'iso15118_ev_ros' / 'test')]
 
 from iso15118_ev_ros.exi import NativeExiCodec  # noqa: E402
-from iso15118_ev_ros.exi.schemas import DIN, ISO2, ISO20_DC, SCHEMA_FILES  # noqa: E402
+from iso15118_ev_ros.exi.schemas import ISO2, SCHEMA_FILES  # noqa: E402
 
 PHYSICAL = {'Multiplier': 0, 'Unit': 'V', 'Value': 400}
 SESSION_MESSAGES = {
