@@ -1,6 +1,7 @@
 """The EVCC core without ROS: validation, discovery, and a real session through the facade."""
 from __future__ import annotations
 
+import ast
 import math
 import subprocess
 import sys
@@ -19,16 +20,31 @@ from iso15118_ev_ros.core.settings import CoreSettings
 from iso15118_ev_ros.core.tracker import phase_after_request
 
 
-def test_core_imports_no_ros():
-    """The core (and the charger simulator) load without rclpy, in a fresh interpreter."""
-    probe = ('import sys, iso15118_ev_ros.core.evcc_core, iso15118_ev_ros.core.josev.engine, '
-             'iso15118_ev_ros.charger_simulator; '
-             'print(sorted(m for m in sys.modules if m.split(".")[0] in ("rclpy", "rcl_interfaces", '
-             '"builtin_interfaces", "iso15118_ev_msgs")))')
+def _modules_loaded_by(code: str, packages) -> list:
+    """Top-level packages among `packages` that `code` loads, in a fresh interpreter."""
+    probe = (f'import sys; {code}; '
+             f'print(sorted(m for m in sys.modules if m.split(".")[0] in {tuple(packages)!r}))')
     done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == '[]'
+    return ast.literal_eval(done.stdout.strip())
+
+
+def test_core_imports_no_ros():
+    """The core (and the charger simulator) load without rclpy."""
+    code = ('import iso15118_ev_ros.core.evcc_core, iso15118_ev_ros.core.josev.engine, '
+            'iso15118_ev_ros.charger_simulator')
+    assert _modules_loaded_by(code, ROS_PACKAGES) == []
+
+
+def test_exi_codec_imports_no_ros_and_no_java():
+    code = ('import iso15118_ev_ros.exi as e; '
+            'e.NativeExiCodec().prepare("urn:iso:15118:2:2013:MsgDef")')
+    assert _modules_loaded_by(code, ROS_PACKAGES + ('py4j',)) == []
+
+
+ROS_PACKAGES = ('rclpy', 'rcl_interfaces', 'builtin_interfaces', 'iso15118_ev_msgs',
+                'rosidl_runtime_py')
 
 
 @pytest.mark.parametrize('changes, fragment', [

@@ -27,19 +27,13 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
     used = 0
     for json_key, key in grammar.attributes:
         if json_key in value:
-            production = _production(state, key, name, json_key)
-            w.write(production.code, state.width)
-            _encode_value(w, production.datatype, value[json_key], name, json_key)
-            state = production.target
+            state = _write_value(w, state, key, value[json_key], name, json_key)
             used += 1
     if grammar.simple_content is not None:
         if value.get(VALUE_KEY) == '' and grammar.simple_content.empty_is_end:
             used += 1
         elif VALUE_KEY in value:
-            production = _production(state, CHARACTERS_KEY, name, VALUE_KEY)
-            w.write(production.code, state.width)
-            _encode_value(w, production.datatype, value[VALUE_KEY], name, VALUE_KEY)
-            state = production.target
+            state = _write_value(w, state, CHARACTERS_KEY, value[VALUE_KEY], name, VALUE_KEY)
             used += 1
     else:
         for child in grammar.children:
@@ -81,11 +75,15 @@ def _production(state, key, name, field):
     return production
 
 
-def _encode_value(w, datatype, value, name, field):
+def _write_value(w, state, key, value, name, field):
+    """An AT or CH event with its value; the state after it."""
+    production = _production(state, key, name, field)
+    w.write(production.code, state.width)
     try:
-        datatype.encode(w, value)
+        production.datatype.encode(w, value)
     except ExiEncodeError as exc:
         raise ExiEncodeError(f'{name}.{field}: {exc}') from None
+    return production.target
 
 
 def decode_element(r: BitReader, grammar: TypeGrammar):

@@ -73,27 +73,25 @@ def _save(path: Path, tables: dict) -> None:
 
 
 # -- flat tables (no deep object graphs for pickle to recurse through) -----------------------
+class _Index:
+    """Numbers objects in the order they are first seen; None is -1."""
+
+    def __init__(self):
+        self.items: list = []
+        self._ids: dict[int, int] = {}
+
+    def __call__(self, item) -> int:
+        if item is None:
+            return -1
+        if id(item) not in self._ids:
+            self._ids[id(item)] = len(self.items)
+            self.items.append(item)
+        return self._ids[id(item)]
+
+
 def _to_tables(grammars: NamespaceGrammars) -> dict:
-    order: list[TypeGrammar] = []
-    index: dict[int, int] = {}
-    datatypes: list = []
-    datatype_index: dict[int, int] = {}
-
-    def grammar_id(grammar) -> int:
-        if grammar is None:
-            return -1
-        if id(grammar) not in index:
-            index[id(grammar)] = len(order)
-            order.append(grammar)
-        return index[id(grammar)]
-
-    def datatype_id(datatype) -> int:
-        if datatype is None:
-            return -1
-        if id(datatype) not in datatype_index:
-            datatype_index[id(datatype)] = len(datatypes)
-            datatypes.append(datatype)
-        return datatype_index[id(datatype)]
+    grammar_id, datatype_id = _Index(), _Index()
+    order, datatypes = grammar_id.items, datatype_id.items
 
     roots = {kind: [(r.code, r.qname, r.ambiguous, grammar_id(r.grammar)) for r in codes]
              for kind, codes in (('document', grammars.document_codes),
