@@ -93,10 +93,6 @@ class TypeGrammar:
     simple: Datatype | None = None          # element of simple type: the JSON value itself
     simple_content: Datatype | None = None  # simple content with attributes: the 'value' key
 
-    @property
-    def start(self) -> State:
-        return self.states[0]
-
 
 class _Automaton:
     """Nondeterministic automaton over EXI events, with epsilon edges."""
