@@ -165,6 +165,7 @@ def main() -> int:
     except Exception:  # noqa: BLE001
         sys.exit('iso15118_ev_ros not found: source scripts/activate.sh kilted first')
     bin_dir = prefix / 'lib' / 'iso15118_ev_ros'
+    tools_dir = Path(get_package_prefix('iso15118_ev_testing')) / 'lib' / 'iso15118_ev_testing'
     env = dict(os.environ, ROS_DOMAIN_ID='90', ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     os.environ.update(ROS_DOMAIN_ID='90', ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
     logs = Path(args.logs)
@@ -176,7 +177,7 @@ def main() -> int:
     charger = node = client = sampler = None
     try:
         subprocess.run(link + ['up', EV_IFACE, NETNS], check=True)
-        charger = start([str(bin_dir / 'charger_simulator'), '--netns', NETNS,
+        charger = start([str(tools_dir / 'charger_simulator'), '--netns', NETNS,
                          '--interface', 'secc0', '--protocols', 'ISO_15118_2'],
                         logs / 'charger.log', env)
         t_launch = time.monotonic()

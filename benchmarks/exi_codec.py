@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / 'iso15118_ev_ros'), str(ROOT / 'iso15118_ev_ros' / 'test')]
 
-from iso15118_ev_ros.exi import NativeExiCodec  # noqa: E402
-from iso15118_ev_ros.exi.schemas import ISO2, SCHEMA_FILES  # noqa: E402
+from iso15118_ev.codec import NativeExiCodec  # noqa: E402
+from iso15118_ev.codec.schemas import ISO2, SCHEMA_FILES  # noqa: E402
 
 PHYSICAL = {'Multiplier': 0, 'Unit': 'V', 'Value': 400}
 SESSION_MESSAGES = {
@@ -126,7 +126,7 @@ def main() -> int:
         cold_rows[(namespace, name)] = (t1 - t0, time.perf_counter() - t1)
     native_first_use = time.perf_counter() - start
 
-    from iso15118_ev_ros.exi.roots import build_namespace
+    from iso15118_ev.codec.roots import build_namespace
     t0 = time.perf_counter()
     for namespace in SCHEMA_FILES:
         build_namespace(namespace)
@@ -137,7 +137,7 @@ def main() -> int:
         prepared.prepare(namespace)
     prepare_all = time.perf_counter() - t0
 
-    from iso15118_ev_ros.core.josev.codec import CappedExificientCodec
+    from iso15118_ev_testing.exificient import CappedExificientCodec
     t0 = time.perf_counter()
     jar = CappedExificientCodec(256)
     jvm_start = time.perf_counter() - t0

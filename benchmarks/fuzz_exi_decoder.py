@@ -24,9 +24,9 @@ import atheris
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / 'iso15118_ev_ros'), str(ROOT / 'iso15118_ev_ros' / 'test')]
 
-with atheris.instrument_imports(include=['iso15118_ev_ros.exi']):
-    from iso15118_ev_ros.exi import ExiDecodeError, NativeExiCodec
-    from iso15118_ev_ros.exi.schemas import SCHEMA_FILES
+with atheris.instrument_imports(include=['iso15118_ev.codec']):
+    from iso15118_ev.codec import ExiDecodeError, NativeExiCodec
+    from iso15118_ev.codec.schemas import SCHEMA_FILES
 
 NAMESPACES = tuple(SCHEMA_FILES)
 CODEC = NativeExiCodec()

@@ -25,9 +25,6 @@ setup(
     entry_points={
         'console_scripts': [
             'ev_node = iso15118_ev_ros.node:main',
-            'charger_simulator = iso15118_ev_ros.charger_simulator:main',
-            'session_monitor = iso15118_ev_ros.session_monitor:main',
-            'make_test_pki = iso15118_ev_ros.pki:main',
         ],
     },
 )

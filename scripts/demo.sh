@@ -64,13 +64,14 @@ set -u   # activate.sh leaves nounset off
 ROS_DOMAIN_ID="$(pick_ros_domain)"
 export ROS_DOMAIN_ID ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 BIN="$INSTALL_BASE/iso15118_ev_ros/lib/iso15118_ev_ros"
+TOOLS="$INSTALL_BASE/iso15118_ev_testing/lib/iso15118_ev_testing"
 mkdir -p "$OUT"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 bash "$ROOT/scripts/plc_link.sh" up "$EV_IFACE" "$SECC_NETNS"
 log "ROS_DOMAIN_ID=$ROS_DOMAIN_ID; charger and EV node starting (logs in $OUT)"
-"$BIN/charger_simulator" --netns "$SECC_NETNS" --interface secc0 --protocols ISO_15118_2 \
+"$TOOLS/charger_simulator" --netns "$SECC_NETNS" --interface secc0 --protocols ISO_15118_2 \
   >"$OUT/charger.log" 2>&1 &
 PIDS+=($!)
 "$BIN/ev_node" --ros-args -p "plc_interface:=$EV_IFACE" >"$OUT/ev_node.log" 2>&1 &
@@ -78,7 +79,7 @@ PIDS+=($!)
 wait_for_charger
 
 status=0
-"$BIN/session_monitor" --plot "$OUT/session.png" "$@" || status=$?
+"$TOOLS/session_monitor" --plot "$OUT/session.png" "$@" || status=$?
 log "plot: $OUT/session.png"
 log "logs: $OUT/ev_node.log, $OUT/charger.log"
 exit "$status"

@@ -66,7 +66,8 @@ build_workspace() {
     cd "$ROOT"
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
     "$VENV/bin/colcon" --log-base "$LOG_BASE" build \
-      --base-paths "$ROOT/iso15118_ev_msgs" "$ROOT/iso15118_ev_ros" \
+      --base-paths "$ROOT/iso15118_ev" "$ROOT/iso15118_ev_msgs" "$ROOT/iso15118_ev_ros" \
+                   "$ROOT/iso15118_ev_testing" \
       --build-base "$BUILD_BASE" --install-base "$INSTALL_BASE" \
       --event-handlers console_cohesion- summary+ status- \
       --cmake-args -G Ninja "-DPython3_EXECUTABLE=$VENV/bin/python" -DBUILD_TESTING=OFF
@@ -76,7 +77,7 @@ build_workspace() {
 build_exi_grammars() {
   # The EXI codec's grammars, built once from the XSDs into the user cache (grammar_cache.py).
   log "EXI grammars -> cache"
-  (source "$ROOT/scripts/activate.sh" "$DISTRO" >/dev/null && python -m iso15118_ev_ros.exi >/dev/null)
+  (source "$ROOT/scripts/activate.sh" "$DISTRO" >/dev/null && python -m iso15118_ev.codec >/dev/null)
 }
 
 install_debian_packages

@@ -8,5 +8,11 @@ bash "$ROOT/scripts/setup.sh" "$DISTRO"
 source "$ROOT/scripts/activate.sh" "$DISTRO"
 export ISO15118_EV_INSTALL_BASE="$INSTALL_BASE"
 export TEST_LOG_DIR="$ROOT/out/test-logs-$DISTRO"
-cd "$ROOT/iso15118_ev_ros"
-exec python -m pytest -p no:cacheprovider test "$@"
+export ISO15118_EV_REPO="$ROOT"
+# One pytest run per package: the library's tests (no ROS), then the node's.
+status=0
+for package in iso15118_ev iso15118_ev_ros; do
+  echo "=== $package ==="
+  (cd "$ROOT/$package" && python -m pytest -p no:cacheprovider test "$@") || status=1
+done
+exit $status

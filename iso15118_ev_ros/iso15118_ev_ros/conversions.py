@@ -7,8 +7,8 @@ from typing import Dict
 from builtin_interfaces.msg import Time
 from iso15118_ev_msgs import msg
 
-from .core import events as ev
-from .core.parameters import DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, StartRequest
+from iso15118_ev.session import events as ev
+from iso15118_ev.vehicle.parameters import DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, StartRequest
 
 
 def stamp(seconds: float) -> Time:

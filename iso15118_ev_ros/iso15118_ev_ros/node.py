@@ -16,10 +16,10 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from . import conversions as conv
-from .core import events as ev
-from .core.evcc_core import EvccCore
-from .core.parameters import InvalidRequest
-from .core.plc import PlcInterfaceError
+from iso15118_ev.session import events as ev
+from iso15118_ev.session.core import EvccCore
+from iso15118_ev.vehicle.parameters import InvalidRequest
+from iso15118_ev.transport.link import PlcInterfaceError
 from .node_parameters import ParameterError, declare, to_settings
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,

@@ -7,10 +7,10 @@ from typing import Any, Dict
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
-from .core.energy_modes import ALL_PROTOCOLS
-from .core.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
+from iso15118_ev.vehicle.energy_modes import ALL_PROTOCOLS
+from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
                               DcEvParameters)
-from .core.settings import EXI_CODECS, CoreSettings, PhaseTimeouts
+from iso15118_ev.session.settings import EXI_CODECS, CoreSettings, PhaseTimeouts
 
 DEFAULT_PROTOCOLS = ['ISO_15118_2', 'DIN_SPEC_70121', 'ISO_15118_20_DC', 'ISO_15118_20_AC']
 

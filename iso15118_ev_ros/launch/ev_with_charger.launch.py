@@ -20,7 +20,7 @@ def generate_launch_description():
         ExecuteProcess(cmd=['bash', str(share / 'scripts' / 'plc_link.sh'), 'up',
                             LaunchConfiguration('ev_interface'),
                             LaunchConfiguration('charger_netns')], output='screen'),
-        Node(package='iso15118_ev_ros', executable='charger_simulator', output='screen',
+        Node(package='iso15118_ev_testing', executable='charger_simulator', output='screen',
              arguments=['--netns', LaunchConfiguration('charger_netns'), '--interface', 'secc0',
                         '--protocols', LaunchConfiguration('charger_protocols')]),
         IncludeLaunchDescription(

@@ -38,13 +38,13 @@ def test_launch_files_start_only_installed_executables():
     used = set()
     for path in LAUNCH_FILES:
         tree = ast.parse(path.read_text())
-        assert set(keyword_values(tree, 'package')) == {'iso15118_ev_ros'}
-        used |= set(keyword_values(tree, 'executable'))
-    assert used == {'ev_node', 'charger_simulator'}
-    assert used <= installed
+        packages = keyword_values(tree, 'package')
+        used |= set(zip(packages, keyword_values(tree, 'executable')))
+    assert used == {('iso15118_ev_ros', 'ev_node'), ('iso15118_ev_testing', 'charger_simulator')}
+    assert {name for package, name in used if package == 'iso15118_ev_ros'} <= installed
     install = Path(os.environ.get('ISO15118_EV_INSTALL_BASE', PACKAGE.parent / 'install'))
-    for name in used:
-        assert (install / 'iso15118_ev_ros' / 'lib' / 'iso15118_ev_ros' / name).exists()
+    for package, name in used:
+        assert (install / package / 'lib' / package / name).exists()
     share = install / 'iso15118_ev_ros' / 'share' / 'iso15118_ev_ros'
     for path in LAUNCH_FILES:
         assert (share / 'launch' / path.name).exists()

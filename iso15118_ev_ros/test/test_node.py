@@ -10,7 +10,7 @@ import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 
-from conftest import executable
+from conftest import node_executable
 from iso15118_ev_msgs.msg import DcEvBptParameters, DcEvParameters
 from iso15118_ev_msgs.srv import SetFault
 
@@ -155,7 +155,7 @@ def test_parameters_are_declared_with_descriptors(ev_node, ros):
     (['-p', 'exi_codec:=openv2g'], "exi_codec='openv2g'"),
 ])
 def test_node_refuses_to_start_with_bad_parameters(arguments, error):
-    done = subprocess.run([executable('ev_node'), '--ros-args', *arguments],
+    done = subprocess.run([node_executable("ev_node"), '--ros-args', *arguments],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert error in done.stderr

@@ -1,0 +1,256 @@
+"""One V2G session's conversation: the EV's requests out, the charger's responses in.
+
+`Context.request` is the only way a protocol module talks to the charger. It frames and
+encodes the request, carries out an injected fault, waits for the response within the
+message's timeout, decodes and checks it (name, session ID, response code) and reports both to
+the observer. Whatever ends the session raises `SessionEnd` with a typed reason, decided where
+it happens.
+"""
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Mapping, Optional, Tuple
+
+from ..codec import ExiDecodeError, ExiEncodeError, NativeExiCodec
+from ..transport.connection import Connection, ConnectionLost
+from ..transport.v2gtp import FramingError
+from ..vocabulary import EndReason, Fault
+from .timers import HANDSHAKE, Timeouts
+
+logger = logging.getLogger(__name__)
+
+# A V2GTP frame that carries no valid EXI message (FAULT_SEND_INVALID_MESSAGE).
+INVALID_EXI = bytes([0xDE, 0xAD, 0xBE, 0xEF])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a V2G session ended."""
+
+    reason: EndReason
+    message: str
+
+
+class SessionEnd(Exception):
+    """Ends the session with this reason; raised where the reason is decided."""
+
+    def __init__(self, reason: EndReason, message: str):
+        super().__init__(message)
+        self.outcome = Outcome(reason, message)
+
+
+def protocol_error(message: str) -> SessionEnd:
+    return SessionEnd(EndReason.PROTOCOL_ERROR, message)
+
+
+class Envelope(abc.ABC):
+    """How one protocol wraps its message bodies (namespace, payload type, header)."""
+
+    @abc.abstractmethod
+    def wrap(self, name: str, body: dict, session_id: str) -> Tuple[str, int, dict]:
+        """(namespace, V2GTP payload type, document) of a request."""
+
+    @abc.abstractmethod
+    def namespace(self, payload_type: int) -> str:
+        """The namespace a response of this payload type is decoded in (ValueError if none)."""
+
+    @abc.abstractmethod
+    def unwrap(self, document: dict) -> Tuple[str, dict, Optional[str]]:
+        """(message name, body, session ID or None) of a decoded response."""
+
+    @abc.abstractmethod
+    def refusal(self, name: str, body: Mapping) -> Optional[str]:
+        """Why the response refuses the request (its FAILED response code), or None."""
+
+
+class Observer(abc.ABC):
+    """What a running session reports; the session tracker implements it."""
+
+    @abc.abstractmethod
+    def on_protocol(self, protocol: str) -> None: ...
+
+    @abc.abstractmethod
+    def on_session_id(self, session_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def on_request(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    def on_response(self, name: str, values: Mapping[str, float]) -> None:
+        """`values`: the charger's quantities in this response (see ChargerValues fields)."""
+
+    @abc.abstractmethod
+    def on_power_ready(self) -> None: ...
+
+    @abc.abstractmethod
+    def on_pre_charged(self, charger_voltage: float) -> None: ...
+
+    @abc.abstractmethod
+    def on_charger_stop(self, detail: str) -> None: ...
+
+    @abc.abstractmethod
+    def on_charger_pause(self, detail: str) -> None: ...
+
+    @abc.abstractmethod
+    def on_services_selected(self, service_ids: Tuple[int, ...]) -> None: ...
+
+
+class Context:
+    """The state of one V2G session that every protocol module works with."""
+
+    def __init__(self, connection: Connection, codec: NativeExiCodec, model, observer: Observer,
+                 timeouts: Timeouts, evcc_id: bytes):
+        self.connection = connection
+        self.codec = codec
+        self.model = model                    # the vehicle (vehicle.model.EvModel)
+        self.observer = observer
+        self.timeouts = timeouts
+        self.evcc_id = evcc_id                # the PLC interface's MAC address
+        self.protocol = ''
+        self.timer_group = HANDSHAKE
+        self.envelope: Optional[Envelope] = None
+        self.session_id = ''
+        self.fault_fired: Optional[Fault] = None
+        self.connected_at = time.monotonic()
+
+    # --- timers ------------------------------------------------------------------------------
+    def timeout(self, name: str) -> float:
+        return self.timeouts.get(self.timer_group, name)
+
+    def deadline(self, timer: str) -> 'Deadline':
+        return Deadline(timer, self.timeout(timer))
+
+    # --- the exchange ------------------------------------------------------------------------
+    async def request(self, name: str, body: dict, deadline: Optional['Deadline'] = None) -> dict:
+        """Send request `name` and return the body of its response (`name` with Res).
+
+        With a running sequence timer (`deadline`), the EV waits no longer than it has left.
+        """
+        expected = name[:-3] + 'Res'
+        timeout = self.timeout(name)
+        if deadline is not None:
+            deadline.check(name[:-3])
+            timeout = min(timeout, deadline.remaining())
+        namespace, payload_type, document = self.envelope.wrap(name, body, self.session_id)
+        try:
+            payload = self.codec.encode_object(document, namespace)
+        except ExiEncodeError as exc:
+            raise SessionEnd(EndReason.INTERNAL_ERROR, f'{name} could not be encoded: {exc}')
+        if self.model.fault in (Fault.STOP_ANSWERING, Fault.SEND_INVALID_MESSAGE,
+                                Fault.DROP_LINK):
+            await self._fire_fault(name, payload_type, timeout)
+        self.observer.on_request(name)
+        await self.connection.send(payload_type, payload)
+        response = await self._receive(expected, timeout, deadline)
+        return self._read(expected, response)
+
+    async def _receive(self, expected: str, timeout: float, deadline) -> dict:
+        try:
+            frame = await asyncio.wait_for(self.connection.receive(), timeout)
+        except asyncio.TimeoutError:
+            if deadline is not None:
+                deadline.check(expected[:-3])
+            raise SessionEnd(EndReason.TIMEOUT, f'no {expected} within {timeout:g} s '
+                             f'(message timeout of {expected[:-3]}Req)') from None
+        except FramingError as exc:
+            raise protocol_error(f'{expected}: {exc}') from None
+        except ConnectionLost as exc:
+            raise SessionEnd(EndReason.CONNECTION_LOST, f'waiting for {expected}: {exc}') from None
+        try:
+            namespace = self.envelope.namespace(frame.payload_type)
+        except ValueError:
+            raise protocol_error(f'{expected} expected, got V2GTP payload type '
+                                 f'0x{frame.payload_type:04x}') from None
+        try:
+            return self.codec.decode_object(frame.payload, namespace)
+        except ExiDecodeError as exc:
+            raise protocol_error(f'{expected} could not be decoded: {exc}') from None
+
+    def _read(self, expected: str, document: dict) -> dict:
+        name, body, session_id = self.envelope.unwrap(document)
+        if name != expected:
+            raise protocol_error(f'{expected} expected, the charger sent {name}')
+        if session_id is not None and self.session_id and session_id != self.session_id \
+                and not name.startswith('SessionSetup'):
+            raise protocol_error(f'{name}: SessionID {session_id} is not this session\'s '
+                                 f'({self.session_id})')
+        refusal = self.envelope.refusal(name, body)
+        if refusal is not None:
+            raise protocol_error(f'the charger refused: {refusal} in {name}')
+        return body
+
+    async def _fire_fault(self, name: str, payload_type: int, timeout: float) -> None:
+        """Carry out the armed fault instead of sending `name`; always ends the session."""
+        fault = self.fault_fired = self.model.fault
+        self.model.fault = Fault.NONE
+        self.observer.on_request(name)
+        label = f'injected fault {fault.name.lower()}'
+        if fault == Fault.DROP_LINK:
+            self.connection.abort()
+            raise SessionEnd(EndReason.FAULT_INJECTED,
+                             f'{label}: the EV reset the TCP connection instead of sending {name}')
+        if fault == Fault.SEND_INVALID_MESSAGE:
+            await self.connection.send(payload_type, INVALID_EXI)
+            what = await self._charger_reaction(timeout)
+            raise SessionEnd(EndReason.FAULT_INJECTED,
+                             f'{label}: sent undecodable bytes instead of {name}; the charger '
+                             f'{what}')
+        await asyncio.sleep(timeout)
+        raise SessionEnd(EndReason.FAULT_INJECTED,
+                         f'{label}: the EV sent nothing instead of {name} for {timeout:g} s')
+
+    async def _charger_reaction(self, timeout: float) -> str:
+        try:
+            frame = await asyncio.wait_for(self.connection.receive(), timeout)
+        except asyncio.TimeoutError:
+            return f'did not answer within {timeout:g} s'
+        except (ConnectionLost, FramingError) as exc:
+            return f'ended the connection ({exc})'
+        return f'answered with {len(frame.payload)} bytes of payload type ' \
+               f'0x{frame.payload_type:04x}'
+
+    # --- what protocols report ---------------------------------------------------------------
+    def agreed(self, protocol: str, timer_group: str, envelope: Envelope) -> None:
+        self.protocol, self.timer_group, self.envelope = protocol, timer_group, envelope
+        self.observer.on_protocol(protocol)
+
+    def set_session_id(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.observer.on_session_id(session_id)
+
+    def charger_stops(self, detail: str) -> None:
+        if not self.model.charger_stop_seen:
+            self.model.charger_stop_seen = True
+            self.observer.on_charger_stop(detail)
+
+    def charger_pauses(self, detail: str) -> None:
+        if not self.model.charger_pause_seen:
+            self.model.charger_pause_seen = True
+            self.observer.on_charger_pause(detail)
+
+
+class Deadline:
+    """A sequence timer: started now, `expired()` once its time is up."""
+
+    def __init__(self, name: str, seconds: float):
+        self.name = name
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def remaining(self) -> float:
+        return max(self.ends - time.monotonic(), 0.0)
+
+    def check(self, what: str) -> None:
+        """SessionEnd(TIMEOUT) naming the timer if it has run out."""
+        if self.expired():
+            raise SessionEnd(EndReason.TIMEOUT,
+                             f'{what} did not finish within {self.seconds:g} s '
+                             f'({self.name} timer)')
+

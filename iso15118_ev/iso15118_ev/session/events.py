@@ -1,0 +1,110 @@
+"""What the core reports: session phases, end reasons and the events the node publishes."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Tuple
+
+from ..vocabulary import EndReason, Fault, Phase  # noqa: F401 (re-exported)
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True)
+class SessionFinished:
+    reason: EndReason
+    message: str
+    protocol: str = ''
+    duration_s: float = 0.0
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class PowerReady:
+    ready: bool
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class AcEvseMaxCurrent:
+    max_current_a: float
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class AcTargetPower:
+    """W / var; NaN where the charger did not send the field."""
+
+    active: float = math.nan
+    active_l2: float = math.nan
+    active_l3: float = math.nan
+    reactive: float = math.nan
+    reactive_l2: float = math.nan
+    reactive_l3: float = math.nan
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class EdgeEvent:
+    """An event without data (EVerest publishes null), with what caused it."""
+
+    detail: str
+    stamp: float = field(default_factory=_now)
+
+
+class DcPowerOn(EdgeEvent):
+    """Pre-charge reached the EV's target voltage: the EV closes its contactors."""
+
+
+class StopFromCharger(EdgeEvent):
+    """The charger asked to stop (StopCharging, Terminate)."""
+
+
+class PauseFromCharger(EdgeEvent):
+    """The charger asked to pause (ISO 15118-20 Pause)."""
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """Everything the node's latched session_state topic shows."""
+
+    phase: Phase = Phase.IDLE
+    protocol: str = ''
+    energy_transfer_mode: str = ''
+    session_id: str = ''
+    tls: bool = False
+    selected_services: Tuple[int, ...] = ()
+    last_charger_message: str = ''
+    fault: str = ''
+    ev_target_voltage: float = math.nan
+    ev_target_current: float = math.nan
+    ev_max_voltage_limit: float = math.nan
+    ev_max_current_limit: float = math.nan
+    ev_max_power_limit: float = math.nan
+    soc: float = math.nan
+    evse_present_voltage: float = math.nan
+    evse_present_current: float = math.nan
+    evse_max_voltage: float = math.nan
+    evse_max_current: float = math.nan
+    evse_max_power: float = math.nan
+    round_trip_s: float = math.nan
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    success: bool
+    message: str
+
+    @classmethod
+    def ok(cls, message: str) -> 'CommandResult':
+        return cls(True, message)
+
+    @classmethod
+    def refused(cls, message: str) -> 'CommandResult':
+        return cls(False, message)
+
+

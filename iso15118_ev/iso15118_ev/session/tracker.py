@@ -1,0 +1,169 @@
+"""Turns what the protocol engine reports into the node's events and the session snapshot."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Callable, Dict, Iterable, List, Optional
+
+from . import events as ev
+from .engine import SessionObserver
+from ..vehicle.model import EvModel
+from .events import Phase
+
+Sink = Callable[[object], None]
+
+STOP_NOTIFICATIONS = ('StopCharging', 'Terminate')
+PAUSE_NOTIFICATIONS = ('Pause',)
+POWER_READY_RESPONSES = ('ChargeParameterDiscoveryRes', 'ScheduleExchangeRes')
+CHARGE_LOOP_REQUESTS = ('CurrentDemandReq', 'ChargingStatusReq', 'ChargeLoopReq')
+
+
+def phase_after_request(name: str, current: Phase) -> Phase:
+    """The session phase once the EV has sent the request called `name`."""
+    if name == 'SupportedAppProtocolReq':
+        return Phase.CONNECTED
+    if name.endswith('CableCheckReq'):
+        return Phase.CABLE_CHECK
+    if name.endswith('PreChargeReq'):
+        return Phase.PRE_CHARGE
+    if name.endswith(CHARGE_LOOP_REQUESTS):
+        return Phase.CHARGING
+    if name.endswith(('WeldingDetectionReq', 'SessionStopReq')):
+        return Phase.STOPPING
+    if name == 'PowerDeliveryReq':
+        return Phase.CHARGING if current < Phase.CHARGING else Phase.STOPPING
+    return max(current, Phase.NEGOTIATING) if current < Phase.STOPPING else current
+
+
+class SessionTracker(SessionObserver):
+    """Keeps the snapshot of one session and emits events to `sink` (called on the core loop)."""
+
+    def __init__(self, model: EvModel, sink: Sink):
+        self.model = model
+        self.sink = sink
+        self.snapshot = ev.SessionSnapshot()
+        self.power_ready = False
+        self._sent_at: Optional[float] = None
+        self._last_energy_at: Optional[float] = None
+
+    # --- session boundaries (called by the core) -----------------------------------------
+    def begin(self, energy_transfer_mode: str) -> None:
+        self.power_ready = False
+        self._sent_at = self._last_energy_at = None
+        self.snapshot = ev.SessionSnapshot(energy_transfer_mode=energy_transfer_mode,
+                                           session_id=self.snapshot.session_id)
+        self.set_phase(Phase.DISCOVERING)
+
+    def end(self, phase: Phase) -> None:
+        if self.power_ready:
+            self.power_ready = False
+            self.sink(ev.PowerReady(False))
+        self.set_phase(phase)
+
+    def set_phase(self, phase: Phase) -> None:
+        self._update(phase=phase)
+
+    def set_fault(self, fault: str) -> None:
+        self._update(fault=fault)
+
+    def refresh(self) -> None:
+        """Publish the snapshot again after the EV's own values changed."""
+        self._update()
+
+    def on_charger_found(self, tls: bool) -> None:
+        self._update(tls=tls)
+
+    # --- SessionObserver -----------------------------------------------------------------
+    def on_protocol(self, protocol: str) -> None:
+        self._update(protocol=protocol)
+
+    def on_session_id(self, session_id: str) -> None:
+        self._update(session_id=session_id)
+
+    def on_request(self, name: str) -> None:
+        self._sent_at = time.monotonic()
+        phase = phase_after_request(name, self.snapshot.phase)
+        if phase != self.snapshot.phase:  # otherwise the response will publish the exchange
+            self._update(phase=phase)
+
+    def on_response(self, name: str, charger_values: Dict[str, float],
+                    notifications: Iterable[str], processing_finished: bool) -> None:
+        now = time.monotonic()
+        round_trip = math.nan
+        if self._sent_at is not None:
+            round_trip = now - self._sent_at
+            self._sent_at = None
+        self._account_energy(charger_values, now)
+        self._update(last_charger_message=name, round_trip_s=round_trip,
+                     **{k: v for k, v in charger_values.items() if k in _SNAPSHOT_FIELDS})
+        if name in POWER_READY_RESPONSES and processing_finished and not self.power_ready:
+            self.power_ready = True
+            self.sink(ev.PowerReady(True))
+        self._publish_ac(charger_values)
+        self._handle_notifications(name, notifications)
+
+    def on_services_selected(self, service_ids: List[int]) -> None:
+        self._update(selected_services=tuple(service_ids))
+
+    def on_pre_charged(self, charger_voltage: float) -> None:
+        target = self.model.dc.target_voltage
+        self.sink(ev.DcPowerOn(f'pre-charge reached {charger_voltage:.1f} V '
+                               f'(EV target {target:.1f} V)'))
+
+    # --- helpers -------------------------------------------------------------------------
+    def _publish_ac(self, values: Dict[str, float]) -> None:
+        if self.model.mode is None or self.model.mode.is_dc:
+            return
+        if 'ac_evse_max_current' in values:
+            self.sink(ev.AcEvseMaxCurrent(values['ac_evse_max_current']))
+        targets = {k: values[k] for k in _AC_TARGET_FIELDS if k in values}
+        if targets:
+            self.sink(ev.AcTargetPower(**{_AC_TARGET_FIELDS[k]: v for k, v in targets.items()}))
+
+    def _handle_notifications(self, name: str, notifications: Iterable[str]) -> None:
+        for note in notifications:
+            if note in STOP_NOTIFICATIONS and not self.model.charger_stop_seen:
+                self.model.charger_stop_seen = True
+                self.sink(ev.StopFromCharger(f'{note} in {name}'))
+            elif note in PAUSE_NOTIFICATIONS and not self.model.charger_pause_seen:
+                self.model.charger_pause_seen = True
+                self.model.pause_requested = True
+                self.sink(ev.PauseFromCharger(f'{note} in {name}'))
+
+    def _account_energy(self, values: Dict[str, float], now: float) -> None:
+        voltage = values.get('evse_present_voltage')
+        current = values.get('evse_present_current')
+        if voltage is None or current is None:
+            return
+        if self._last_energy_at is not None:
+            self.model.add_energy(voltage * current, now - self._last_energy_at)
+        self._last_energy_at = now
+
+    def _update(self, **changes) -> None:
+        snapshot = dataclasses.replace(self.snapshot, stamp=time.time(), **changes)
+        self.snapshot = dataclasses.replace(snapshot, soc=self.model.soc_percent,
+                                            **self._ev_request(snapshot.phase))
+        self.sink(self.snapshot)
+
+    def _ev_request(self, phase: Phase) -> Dict[str, float]:
+        """What the EV asks for now: DC values only in DC sessions, no current once stopping."""
+        model = self.model
+        if model.mode is not None and not model.mode.is_dc:
+            return dict.fromkeys(_EV_DC_FIELDS, math.nan)
+        current = model.request_current() if phase < Phase.STOPPING else 0.0
+        return dict(ev_target_voltage=model.dc.target_voltage, ev_target_current=current,
+                    ev_max_voltage_limit=model.dc.max_voltage_limit,
+                    ev_max_current_limit=model.dc.max_current_limit,
+                    ev_max_power_limit=model.dc.max_power_limit)
+
+
+_EV_DC_FIELDS = ('ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
+                 'ev_max_current_limit', 'ev_max_power_limit')
+_SNAPSHOT_FIELDS = ('evse_present_voltage', 'evse_present_current', 'evse_max_voltage',
+                    'evse_max_current', 'evse_max_power')
+_AC_TARGET_FIELDS = {
+    'target_active_power': 'active', 'target_active_power_l2': 'active_l2',
+    'target_active_power_l3': 'active_l3', 'target_reactive_power': 'reactive',
+    'target_reactive_power_l2': 'reactive_l2', 'target_reactive_power_l3': 'reactive_l3',
+}

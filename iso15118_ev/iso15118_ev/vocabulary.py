@@ -1,0 +1,56 @@
+"""One vocabulary for the whole library: protocol names, session phases, end reasons, faults.
+
+The numbering of Phase, EndReason and Fault is the numbering of the constants in
+iso15118_ev_msgs (SessionState, SessionFinished, SetFault); a test keeps them in step.
+"""
+from __future__ import annotations
+
+import enum
+
+# Protocols, as the node's `protocols` parameter and session_state name them.
+DIN = 'DIN_SPEC_70121'
+ISO2 = 'ISO_15118_2'
+ISO20_AC = 'ISO_15118_20_AC'
+ISO20_DC = 'ISO_15118_20_DC'
+ALL_PROTOCOLS = (DIN, ISO2, ISO20_AC, ISO20_DC)
+ISO20 = 'ISO_15118_20'          # the family of ISO20_AC and ISO20_DC (shared timers, messages)
+
+
+def family(protocol: str) -> str:
+    return ISO20 if protocol in (ISO20_AC, ISO20_DC) else protocol
+
+
+class Phase(enum.IntEnum):
+    IDLE = 0
+    DISCOVERING = 1
+    CONNECTED = 2
+    NEGOTIATING = 3
+    CABLE_CHECK = 4
+    PRE_CHARGE = 5
+    CHARGING = 6
+    STOPPING = 7
+    PAUSED = 8
+    FINISHED = 9
+
+
+class EndReason(enum.IntEnum):
+    FINISHED = 0
+    STOPPED_BY_EV = 1
+    STOPPED_BY_CHARGER = 2
+    PAUSED = 3
+    NO_CHARGER_FOUND = 4
+    TIMEOUT = 5
+    PROTOCOL_ERROR = 6
+    CONNECTION_LOST = 7
+    FAULT_INJECTED = 8
+    INTERNAL_ERROR = 9
+    SECURITY_ERROR = 10
+    SHUTDOWN = 11
+
+
+class Fault(enum.IntEnum):
+    NONE = 0
+    STOP_ANSWERING = 1
+    SEND_INVALID_MESSAGE = 2
+    DROP_LINK = 3
+    REFUSE_PRE_CHARGE = 4
