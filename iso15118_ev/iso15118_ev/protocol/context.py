@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 from ..codec import ExiDecodeError, ExiEncodeError, NativeExiCodec
 from ..transport.connection import Connection, ConnectionLost
@@ -45,6 +45,14 @@ class SessionEnd(Exception):
 
 def protocol_error(message: str) -> SessionEnd:
     return SessionEnd(EndReason.PROTOCOL_ERROR, message)
+
+
+def need(body: Mapping, key: str, message: str):
+    """body[key], where the schema leaves it optional (or one of a choice) but the EV needs it."""
+    try:
+        return body[key]
+    except KeyError:
+        raise protocol_error(f'{message}: {key} missing') from None
 
 
 class Envelope(abc.ABC):
@@ -103,19 +111,24 @@ class Context:
     """The state of one V2G session that every protocol module works with."""
 
     def __init__(self, connection: Connection, codec: NativeExiCodec, model, observer: Observer,
-                 timeouts: Timeouts, evcc_id: bytes):
+                 timeouts: Timeouts, evcc_id: bytes, iso20_control_mode: str = 'auto'):
         self.connection = connection
         self.codec = codec
         self.model = model                    # the vehicle (vehicle.model.EvModel)
         self.observer = observer
         self.timeouts = timeouts
         self.evcc_id = evcc_id                # the PLC interface's MAC address
+        self.iso20_control_mode = iso20_control_mode   # auto, scheduled or dynamic
         self.protocol = ''
         self.timer_group = HANDSHAKE
         self.envelope: Optional[Envelope] = None
         self.session_id = ''
+        self.last_session_id = ''             # in the last response's header
+        self.last_response = ''
         self.fault_fired: Optional[Fault] = None
-        self.connected_at = time.monotonic()
+        # V2G_EVCC_CommunicationSetup_Timeout: from the connection until SessionSetupRes.
+        self.setup_deadline: Optional[Deadline] = Deadline(
+            'communication_setup', timeouts.get(HANDSHAKE, 'communication_setup'))
 
     # --- timers ------------------------------------------------------------------------------
     def timeout(self, name: str) -> float:
@@ -125,13 +138,16 @@ class Context:
         return Deadline(timer, self.timeout(timer))
 
     # --- the exchange ------------------------------------------------------------------------
-    async def request(self, name: str, body: dict, deadline: Optional['Deadline'] = None) -> dict:
+    async def request(self, name: str, body: dict, deadline: Optional['Deadline'] = None,
+                      values: Optional[Callable[[dict], Mapping[str, float]]] = None) -> dict:
         """Send request `name` and return the body of its response (`name` with Res).
 
         With a running sequence timer (`deadline`), the EV waits no longer than it has left.
+        `values` reads the charger's quantities from the response for the observer.
         """
         expected = name[:-3] + 'Res'
         timeout = self.timeout(name)
+        deadline = deadline or self.setup_deadline
         if deadline is not None:
             deadline.check(name[:-3])
             timeout = min(timeout, deadline.remaining())
@@ -145,8 +161,9 @@ class Context:
             await self._fire_fault(name, payload_type, timeout)
         self.observer.on_request(name)
         await self.connection.send(payload_type, payload)
-        response = await self._receive(expected, timeout, deadline)
-        return self._read(expected, response)
+        response = self._read(expected, await self._receive(expected, timeout, deadline))
+        self.observer.on_response(expected, values(response) if values is not None else {})
+        return response
 
     async def _receive(self, expected: str, timeout: float, deadline) -> dict:
         try:
@@ -172,6 +189,8 @@ class Context:
 
     def _read(self, expected: str, document: dict) -> dict:
         name, body, session_id = self.envelope.unwrap(document)
+        self.last_session_id = session_id or ''
+        self.last_response = name
         if name != expected:
             raise protocol_error(f'{expected} expected, the charger sent {name}')
         if session_id is not None and self.session_id and session_id != self.session_id \
@@ -219,7 +238,9 @@ class Context:
         self.observer.on_protocol(protocol)
 
     def set_session_id(self, session_id: str) -> None:
+        """The session is set up: the communication setup timer stops."""
         self.session_id = session_id
+        self.setup_deadline = None
         self.observer.on_session_id(session_id)
 
     def charger_stops(self, detail: str) -> None:
@@ -254,3 +275,24 @@ class Deadline:
                              f'{what} did not finish within {self.seconds:g} s '
                              f'({self.name} timer)')
 
+
+
+def orderly_outcome(model, note: str = '') -> Outcome:
+    """How a session that ended with the protocol's orderly stop ended, and who asked."""
+    if model.pausing:
+        by = "at the charger's request" if model.charger_pause_seen else 'by the EV'
+        return Outcome(EndReason.PAUSED, f'paused {by} (SessionStop Pause); start_charging '
+                       f'resumes{note}')
+    if model.charger_stop_seen:
+        return Outcome(EndReason.STOPPED_BY_CHARGER, f'the charger asked to stop{note}')
+    if model.stop_requested:
+        return Outcome(EndReason.STOPPED_BY_EV, f'stopped by the EV{note}')
+    return Outcome(EndReason.FINISHED, f'charging complete{note}')
+
+
+def early_end(model, before: str) -> SessionEnd:
+    """The EV or charger wants to end where the protocol has no orderly stop: the EV closes."""
+    what = 'pause' if model.pausing else 'stop'
+    reason = EndReason.STOPPED_BY_CHARGER if model.charger_stop_seen else EndReason.STOPPED_BY_EV
+    return SessionEnd(reason, f'{what} asked for before {before}, where the protocol has no '
+                      'orderly stop: connection closed')

@@ -18,7 +18,7 @@ HANDSHAKE = 'handshake'
 
 DEFAULTS: Dict[str, Dict[str, float]] = {
     HANDSHAKE: {
-        'SupportedAppProtocolReq': 2.0,
+        'supportedAppProtocolReq': 2.0,
         'communication_setup': 20.0,      # V2G_EVCC_CommunicationSetup_Timeout
     },
     DIN: {

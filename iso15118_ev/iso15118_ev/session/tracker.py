@@ -4,24 +4,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
-from . import events as ev
-from .engine import SessionObserver
+from ..protocol.context import Observer
 from ..vehicle.model import EvModel
-from .events import Phase
+from ..vocabulary import Phase
+from . import events as ev
 
 Sink = Callable[[object], None]
 
-STOP_NOTIFICATIONS = ('StopCharging', 'Terminate')
-PAUSE_NOTIFICATIONS = ('Pause',)
-POWER_READY_RESPONSES = ('ChargeParameterDiscoveryRes', 'ScheduleExchangeRes')
 CHARGE_LOOP_REQUESTS = ('CurrentDemandReq', 'ChargingStatusReq', 'ChargeLoopReq')
 
 
-def phase_after_request(name: str, current: Phase) -> Phase:
-    """The session phase once the EV has sent the request called `name`."""
-    if name == 'SupportedAppProtocolReq':
+def phase_after_request(name: str, current: Phase, stopping: bool = False) -> Phase:
+    """The session phase once the EV has sent the request called `name`.
+
+    `stopping`: the EV or charger wants the session to end (a PowerDelivery then stops).
+    """
+    if name == 'supportedAppProtocolReq':
         return Phase.CONNECTED
     if name.endswith('CableCheckReq'):
         return Phase.CABLE_CHECK
@@ -32,11 +32,11 @@ def phase_after_request(name: str, current: Phase) -> Phase:
     if name.endswith(('WeldingDetectionReq', 'SessionStopReq')):
         return Phase.STOPPING
     if name == 'PowerDeliveryReq':
-        return Phase.CHARGING if current < Phase.CHARGING else Phase.STOPPING
+        return Phase.STOPPING if stopping or current >= Phase.CHARGING else Phase.CHARGING
     return max(current, Phase.NEGOTIATING) if current < Phase.STOPPING else current
 
 
-class SessionTracker(SessionObserver):
+class SessionTracker(Observer):
     """Keeps the snapshot of one session and emits events to `sink` (called on the core loop)."""
 
     def __init__(self, model: EvModel, sink: Sink):
@@ -74,7 +74,7 @@ class SessionTracker(SessionObserver):
     def on_charger_found(self, tls: bool) -> None:
         self._update(tls=tls)
 
-    # --- SessionObserver -----------------------------------------------------------------
+    # --- Observer ------------------------------------------------------------------------
     def on_protocol(self, protocol: str) -> None:
         self._update(protocol=protocol)
 
@@ -83,27 +83,27 @@ class SessionTracker(SessionObserver):
 
     def on_request(self, name: str) -> None:
         self._sent_at = time.monotonic()
-        phase = phase_after_request(name, self.snapshot.phase)
+        phase = phase_after_request(name, self.snapshot.phase, self.model.wants_to_end)
         if phase != self.snapshot.phase:  # otherwise the response will publish the exchange
             self._update(phase=phase)
 
-    def on_response(self, name: str, charger_values: Dict[str, float],
-                    notifications: Iterable[str], processing_finished: bool) -> None:
+    def on_response(self, name: str, values: Mapping[str, float]) -> None:
         now = time.monotonic()
         round_trip = math.nan
         if self._sent_at is not None:
             round_trip = now - self._sent_at
             self._sent_at = None
-        self._account_energy(charger_values, now)
+        self._account_energy(values, now)
         self._update(last_charger_message=name, round_trip_s=round_trip,
-                     **{k: v for k, v in charger_values.items() if k in _SNAPSHOT_FIELDS})
-        if name in POWER_READY_RESPONSES and processing_finished and not self.power_ready:
+                     **{k: v for k, v in values.items() if k in _SNAPSHOT_FIELDS})
+        self._publish_ac(values)
+
+    def on_power_ready(self) -> None:
+        if not self.power_ready:
             self.power_ready = True
             self.sink(ev.PowerReady(True))
-        self._publish_ac(charger_values)
-        self._handle_notifications(name, notifications)
 
-    def on_services_selected(self, service_ids: List[int]) -> None:
+    def on_services_selected(self, service_ids: Tuple[int, ...]) -> None:
         self._update(selected_services=tuple(service_ids))
 
     def on_pre_charged(self, charger_voltage: float) -> None:
@@ -111,8 +111,14 @@ class SessionTracker(SessionObserver):
         self.sink(ev.DcPowerOn(f'pre-charge reached {charger_voltage:.1f} V '
                                f'(EV target {target:.1f} V)'))
 
+    def on_charger_stop(self, detail: str) -> None:
+        self.sink(ev.StopFromCharger(detail))
+
+    def on_charger_pause(self, detail: str) -> None:
+        self.sink(ev.PauseFromCharger(detail))
+
     # --- helpers -------------------------------------------------------------------------
-    def _publish_ac(self, values: Dict[str, float]) -> None:
+    def _publish_ac(self, values: Mapping[str, float]) -> None:
         if self.model.mode is None or self.model.mode.is_dc:
             return
         if 'ac_evse_max_current' in values:
@@ -121,17 +127,7 @@ class SessionTracker(SessionObserver):
         if targets:
             self.sink(ev.AcTargetPower(**{_AC_TARGET_FIELDS[k]: v for k, v in targets.items()}))
 
-    def _handle_notifications(self, name: str, notifications: Iterable[str]) -> None:
-        for note in notifications:
-            if note in STOP_NOTIFICATIONS and not self.model.charger_stop_seen:
-                self.model.charger_stop_seen = True
-                self.sink(ev.StopFromCharger(f'{note} in {name}'))
-            elif note in PAUSE_NOTIFICATIONS and not self.model.charger_pause_seen:
-                self.model.charger_pause_seen = True
-                self.model.pause_requested = True
-                self.sink(ev.PauseFromCharger(f'{note} in {name}'))
-
-    def _account_energy(self, values: Dict[str, float], now: float) -> None:
+    def _account_energy(self, values: Mapping[str, float], now: float) -> None:
         voltage = values.get('evse_present_voltage')
         current = values.get('evse_present_current')
         if voltage is None or current is None:

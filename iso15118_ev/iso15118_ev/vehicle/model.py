@@ -1,6 +1,7 @@
-"""The simulated vehicle: what it wants, what it has, and what it has been told to do.
+"""The vehicle: what it wants, what it has, and what it has been told to do.
 
-Lives on the core's event loop; the protocol engine reads it, commands change it.
+Lives on the EV's event loop; the protocol engines read it for every value they send and
+commands change it. Nothing here knows a protocol.
 """
 from __future__ import annotations
 
@@ -8,20 +9,37 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..vocabulary import Fault
 from .energy_modes import EnergyMode
-from ..session.events import Fault
 from .parameters import DcEvBptParameters, DcEvParameters, StartRequest
 
 # ISO 15118-2 [V2G2-...] / DIN 70121: the EV asks for at most 2 A during pre-charge.
 PRE_CHARGE_MAX_CURRENT_A = 2.0
 # Pre-charge is done when the charger's voltage is this close to the EV's target.
 PRE_CHARGE_TOLERANCE = 0.10
+# After power off, welding detection is done once the charger's voltage is below this
+# (IEC 61851-23: 60 V DC, touch-safe).
+SAFE_VOLTAGE_V = 60.0
+# Full and bulk state of charge the EV announces (percent).
+FULL_SOC = 100
+BULK_SOC = 80
+
+
+@dataclass(frozen=True)
+class AcEvParameters:
+    """AC limits of the on-board charger."""
+
+    max_current: float = 32.0       # A per phase
+    min_current: float = 6.0        # A per phase
+    max_voltage: float = 400.0      # V
+    phases: int = 3
 
 
 @dataclass
 class EvModel:
     dc: DcEvParameters = field(default_factory=DcEvParameters)
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
+    ac: AcEvParameters = field(default_factory=AcEvParameters)
     soc_percent: float = 20.0
     sae_j2847_enabled: bool = False
     # Set per session by start_charging:
@@ -42,15 +60,23 @@ class EvModel:
         self.charger_stop_seen = self.charger_pause_seen = False
         self.pre_charged = False
 
+    # --- how the session should end ----------------------------------------------------------
     @property
     def wants_to_end(self) -> bool:
         return (self.stop_requested or self.pause_requested or self.charger_stop_seen
-                or self.charging_complete)
+                or self.charger_pause_seen or self.charging_complete)
+
+    @property
+    def pausing(self) -> bool:
+        """The session ends with a pause (EV or charger asked), unless a stop was asked too."""
+        return (self.pause_requested or self.charger_pause_seen) and not (
+            self.stop_requested or self.charger_stop_seen)
 
     @property
     def charging_complete(self) -> bool:
-        return self.soc_percent >= 100.0
+        return self.soc_percent >= FULL_SOC
 
+    # --- what the EV asks for ----------------------------------------------------------------
     def pre_charge_current(self) -> float:
         return min(self.dc.target_current, PRE_CHARGE_MAX_CURRENT_A)
 
@@ -58,11 +84,28 @@ class EvModel:
         """The current the EV requests now: limited to 2 A until pre-charge is done."""
         return self.dc.target_current if self.pre_charged else self.pre_charge_current()
 
+    def present_voltage(self) -> float:
+        """The battery's voltage (the model's battery sits at the target voltage)."""
+        return self.dc.target_voltage
+
     def is_pre_charged(self, charger_voltage: float) -> bool:
         if self.fault == Fault.REFUSE_PRE_CHARGE:
             return False
         target = self.dc.target_voltage
         return abs(charger_voltage - target) <= PRE_CHARGE_TOLERANCE * target
+
+    def energy_request_wh(self) -> float:
+        """Energy wanted: start_charging's EAmount, else what fills the battery."""
+        if self.request is not None and self.request.e_amount_kwh is not None:
+            return self.request.e_amount_kwh * 1000.0
+        missing = (FULL_SOC - self.soc_percent) / 100.0 * self.dc.energy_capacity
+        return max(missing, 0.0)
+
+    def departure_time_s(self) -> Optional[int]:
+        return None if self.request is None else self.request.departure_time_s
+
+    def soc(self) -> int:
+        return int(self.soc_percent)
 
     def add_energy(self, power_w: float, seconds: float) -> None:
         """Charge (or discharge) the battery model by power_w for `seconds`."""

@@ -1,0 +1,228 @@
+"""One electric vehicle: its commands, its sessions and the events it reports.
+
+An `Ev` lives on an asyncio event loop and holds all of its own state; any number of them can
+share one loop (and one process). Commands are plain methods called on that loop: they check
+their arguments against the EV's state, change nothing when they refuse, and return at once.
+Events go to `sink`, which must not block.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable, Mapping, Optional
+
+from ..codec import NativeExiCodec
+from ..codec import namespaces as ns
+from ..protocol.context import Outcome
+from ..transport.link import mac_address, resolve_interface
+from ..transport.sdp import discover
+from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, protocols_for
+from ..vehicle.model import EvModel
+from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_BOUND, InvalidRequest,
+                                  StartRequest, check_value, updated)
+from ..vocabulary import DIN, ISO20_AC, ISO20_DC, EndReason, Fault, Phase
+from . import events as ev
+from .settings import EvSettings
+from .tracker import SessionTracker
+from .v2g import V2gSettings, run_v2g_session
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_PHASES = frozenset(Phase) - {Phase.IDLE, Phase.PAUSED, Phase.FINISHED}
+NAMESPACES = (ns.APP_PROTOCOL, ns.DIN, ns.ISO2, ns.ISO20_COMMON, ns.ISO20_DC, ns.ISO20_AC)
+CommandResult = ev.CommandResult
+
+
+class Ev:
+    def __init__(self, settings: EvSettings, sink: Callable[[object], None],
+                 codec: Optional[NativeExiCodec] = None):
+        self.settings = settings
+        self.iface = resolve_interface(settings.plc_interface)  # raises PlcInterfaceError
+        self.codec = codec or NativeExiCodec()
+        self._sink = sink
+        self.model = EvModel(dc=settings.dc, bpt=settings.bpt, soc_percent=settings.soc_percent)
+        self.tracker = SessionTracker(self.model, sink)
+        self._task: Optional[asyncio.Task] = None
+        self._shutting_down = False
+
+    def prepare(self) -> None:
+        """Load the codec's grammars and publish the initial state (late subscribers too)."""
+        for namespace in NAMESPACES:
+            self.codec.prepare(namespace)
+        self._sink(ev.PowerReady(False))
+        self.tracker.set_phase(Phase.IDLE)
+
+    @property
+    def phase(self) -> Phase:
+        return self.tracker.snapshot.phase
+
+    # --- commands -----------------------------------------------------------------------------
+    def start_charging(self, request: StartRequest) -> CommandResult:
+        try:
+            mode = check_energy_mode(request.energy_transfer_mode)
+            offered = protocols_for(mode, self.settings.protocols)
+            if offered in ((ISO20_DC,), (ISO20_AC,)):
+                check_iso20_service(mode, self.settings.iso20_services)
+        except InvalidRequest as exc:
+            return CommandResult.refused(str(exc))
+        if request.payment_option == 'Contract':
+            return CommandResult.refused(
+                'payment_option "Contract" (Plug & Charge) is not supported yet; use '
+                '"ExternalPayment" or leave it empty')
+        if self.phase in ACTIVE_PHASES:
+            return CommandResult.refused(f'a session is already running (phase '
+                                         f'{self.phase.name.lower()}); stop_charging first')
+        if self._shutting_down:
+            return CommandResult.refused('the EV is shutting down')
+        resuming = self.phase == Phase.PAUSED
+        self.model.begin_session(request, mode)
+        self.tracker.begin(request.energy_transfer_mode)
+        self._task = asyncio.ensure_future(self._session(offered))
+        verb = 'resuming the paused session' if resuming else 'session starting'
+        return CommandResult.ok(f'{verb}: {request.energy_transfer_mode} over '
+                                f'{" > ".join(offered)} on {self.iface}')
+
+    def stop_charging(self) -> CommandResult:
+        phase = self.phase
+        if phase == Phase.PAUSED:
+            self.model.resume_session_id = None
+            self.tracker.end(Phase.FINISHED)
+            return CommandResult.ok('paused session ended')
+        if phase not in ACTIVE_PHASES:
+            return CommandResult.refused(f'no session is running (phase {phase.name.lower()})')
+        self.model.stop_requested = True
+        self._cancel_discovery()
+        return CommandResult.ok(f'stop requested in phase {phase.name.lower()}')
+
+    def pause_charging(self) -> CommandResult:
+        phase, protocol = self.phase, self.tracker.snapshot.protocol
+        if phase not in ACTIVE_PHASES:
+            return CommandResult.refused(f'no session is running (phase {phase.name.lower()})')
+        if self.model.stop_requested:
+            return CommandResult.refused('a stop is under way; a stop wins over a pause')
+        if protocol == DIN or (not protocol and DIN in self._offered()):
+            return CommandResult.refused(
+                'DIN SPEC 70121 has no pause; use stop_charging'
+                + ('' if protocol else ' (DIN is among the offered protocols and no '
+                   'protocol is agreed yet)'))
+        self.model.pause_requested = True
+        self._cancel_discovery()
+        return CommandResult.ok(f'pause requested in phase {phase.name.lower()}')
+
+    def set_fault(self, fault: int) -> CommandResult:
+        try:
+            fault = Fault(fault)
+        except ValueError:
+            return CommandResult.refused(
+                f'unknown fault {fault}; known: ' + ', '.join(f'{f.value}={f.name}' for f in Fault))
+        if fault != Fault.NONE and self.phase not in ACTIVE_PHASES:
+            return CommandResult.refused('faults act on a running session; none is running')
+        self.model.fault = fault
+        self.tracker.set_fault('' if fault == Fault.NONE else fault.name.lower())
+        if fault == Fault.NONE:
+            return CommandResult.ok('armed fault cleared')
+        return CommandResult.ok(f'fault {fault.name.lower()} armed for the next message')
+
+    def set_dc_params(self, changes: Mapping[str, float]) -> CommandResult:
+        return self._set_params('dc', changes, DC_EV_BOUNDS)
+
+    def set_bpt_dc_params(self, changes: Mapping[str, float]) -> CommandResult:
+        return self._set_params('bpt', changes, DC_EV_BPT_BOUNDS)
+
+    def enable_sae_j2847_v2g_v2h(self) -> CommandResult:
+        self.model.sae_j2847_enabled = True
+        return CommandResult.ok('SAE J2847/2 V2H/V2G services will be selected when offered '
+                                '(ISO 15118-2 DC)')
+
+    def update_soc(self, soc: float) -> CommandResult:
+        try:
+            self.model.soc_percent = check_value('soc', soc, SOC_BOUND)
+        except InvalidRequest as exc:
+            return CommandResult.refused(str(exc))
+        self.tracker.refresh()
+        return CommandResult.ok(f'soc set to {soc:g} %')
+
+    def _set_params(self, attribute: str, changes, bounds) -> CommandResult:
+        if not changes:
+            return CommandResult.refused('no field given: set has_<field> for each value to change')
+        try:
+            new = updated(getattr(self.model, attribute), changes, bounds)
+        except InvalidRequest as exc:
+            return CommandResult.refused(str(exc))
+        setattr(self.model, attribute, new)
+        self.tracker.refresh()
+        given = ', '.join(f'{k}={v:g}' for k, v in changes.items())
+        return CommandResult.ok(f'{given}; applies to the next request')
+
+    # --- shutdown -----------------------------------------------------------------------------
+    async def shutdown(self, timeout: float = 3.0) -> None:
+        """End a running session in the protocol's orderly way, within `timeout` s at most."""
+        self._shutting_down = True
+        task = self._task
+        if task is None or task.done():
+            return
+        self.model.stop_requested = True
+        self._cancel_discovery()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except asyncio.TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    # --- the session --------------------------------------------------------------------------
+    def _offered(self):
+        mode = self.model.mode
+        return protocols_for(mode, self.settings.protocols) if mode else ()
+
+    def _cancel_discovery(self) -> None:
+        if self.phase == Phase.DISCOVERING and self._task is not None:
+            self._task.cancel()
+
+    async def _session(self, offered) -> None:
+        started = time.monotonic()
+        try:
+            outcome = await self._run(offered)
+        except asyncio.CancelledError:
+            outcome = self._cancelled_outcome()
+        except Exception as exc:  # the EV must survive whatever a session does
+            logger.exception('session failed')
+            outcome = Outcome(EndReason.INTERNAL_ERROR, f'{type(exc).__name__}: {exc}')
+        self._finish(outcome, time.monotonic() - started)
+
+    async def _run(self, offered) -> Outcome:
+        settings = self.settings
+        want_tls = settings.use_tls or settings.enforce_tls
+        secc, sent = await discover(self.iface, want_tls, settings.sdp_max_requests,
+                                    settings.sdp_interval_s)
+        if secc is None:
+            return Outcome(EndReason.NO_CHARGER_FOUND,
+                           f'no charger answered {sent} SDP requests on {self.iface}')
+        if secc.tls != want_tls and (settings.enforce_tls or secc.tls):
+            return Outcome(EndReason.SECURITY_ERROR,
+                           f'security mismatch: the charger offers {"TLS" if secc.tls else "no TLS"}'
+                           f', the EV {"enforces" if settings.enforce_tls else "asked for"} '
+                           f'{"TLS" if want_tls else "no TLS"}')
+        self.tracker.on_charger_found(secc.tls)
+        v2g = V2gSettings(offered, settings.timeouts, mac_address(self.iface), settings.pki_path,
+                          settings.iso20_control_mode)
+        return await run_v2g_session(secc, v2g, self.model, self.tracker, self.codec)
+
+    def _cancelled_outcome(self) -> Outcome:
+        if self._shutting_down:
+            return Outcome(EndReason.SHUTDOWN, 'the EV shut down during the session')
+        if self.model.pausing:
+            return Outcome(EndReason.PAUSED, 'paused before a charger was found')
+        return Outcome(EndReason.STOPPED_BY_EV, 'stopped before a charger was found')
+
+    def _finish(self, outcome: Outcome, duration: float) -> None:
+        if self._shutting_down and outcome.reason != EndReason.SHUTDOWN:
+            outcome = Outcome(EndReason.SHUTDOWN, f'the EV shut down: {outcome.message}')
+        paused = outcome.reason == EndReason.PAUSED
+        self.model.resume_session_id = self.tracker.snapshot.session_id if paused else None
+        self.model.fault = Fault.NONE
+        self._sink(ev.SessionFinished(outcome.reason, outcome.message,
+                                      self.tracker.snapshot.protocol, duration))
+        self.tracker.set_fault('')
+        self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED)
+        self._task = None
