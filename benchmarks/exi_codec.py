@@ -3,9 +3,9 @@
 For every message type of every namespace it times encode and decode with both codecs, warm
 (median of repeated calls) and cold (the first call of that message type: for EXIficient in a
 freshly started JVM, for ours in a fresh codec that loads its grammars on first use), and
-prints the ratios. Also prints start-up costs (JVM start; our grammars from the cache and
-built from the XSDs) and the
-CurrentDemandReq/Res figures the issue's goal is about.
+prints the ratios. Also prints start-up costs (JVM start; our grammars loaded from the shipped
+data files and built from the XSDs) and the CurrentDemandReq/Res figures the issue's goal is
+about.
 
     source scripts/activate.sh kilted
     python benchmarks/exi_codec.py [--repeat 200] [--only CurrentDemand]
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / 'iso15118_ev_ros'), str(ROOT / 'iso15118_ev_ros' / 'test')]
+sys.path[:0] = [str(ROOT / 'iso15118_ev'), str(ROOT / 'iso15118_ev' / 'test')]
 
 from iso15118_ev.codec import NativeExiCodec  # noqa: E402
 from iso15118_ev.codec.schemas import ISO2, SCHEMA_FILES  # noqa: E402
@@ -117,7 +117,7 @@ def main() -> int:
     start = time.perf_counter()
     cold_native = NativeExiCodec()
     cold_rows = {}
-    for namespace, name, document in messages:  # cold: grammars built on first use
+    for namespace, name, document in messages:  # cold: grammars loaded on first use
         text = json.dumps(document)
         t0 = time.perf_counter()
         data = cold_native.encode(text, namespace)
@@ -126,7 +126,7 @@ def main() -> int:
         cold_rows[(namespace, name)] = (t1 - t0, time.perf_counter() - t1)
     native_first_use = time.perf_counter() - start
 
-    from iso15118_ev.codec.roots import build_namespace
+    from iso15118_ev.codec.generate import build_namespace
     t0 = time.perf_counter()
     for namespace in SCHEMA_FILES:
         build_namespace(namespace)
@@ -144,7 +144,7 @@ def main() -> int:
 
     print(f'machine: {machine()}')
     print(f'EXIficient JVM start: {jvm_start * 1000:.0f} ms; native grammars of all '
-          f'{len(SCHEMA_FILES)} namespaces: {prepare_all * 1000:.0f} ms from the cache, '
+          f'{len(SCHEMA_FILES)} namespaces: {prepare_all * 1000:.0f} ms from the data files, '
           f'{build_all * 1000:.0f} ms built from the XSDs (schemas already parsed); first use '
           f'of every type in a fresh codec: {native_first_use * 1000:.0f} ms')
     header = (f'{"namespace":<14}{"message":<40}{"bytes":>6}  {"native enc/dec µs":>18}  '

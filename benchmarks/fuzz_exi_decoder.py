@@ -22,7 +22,7 @@ from pathlib import Path
 import atheris
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / 'iso15118_ev_ros'), str(ROOT / 'iso15118_ev_ros' / 'test')]
+sys.path[:0] = [str(ROOT / 'iso15118_ev'), str(ROOT / 'iso15118_ev' / 'test')]
 
 with atheris.instrument_imports(include=['iso15118_ev.codec']):
     from iso15118_ev.codec import ExiDecodeError, NativeExiCodec

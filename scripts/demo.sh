@@ -72,6 +72,7 @@ trap 'exit 130' INT TERM
 bash "$ROOT/scripts/plc_link.sh" up "$EV_IFACE" "$SECC_NETNS"
 log "ROS_DOMAIN_ID=$ROS_DOMAIN_ID; charger and EV node starting (logs in $OUT)"
 "$TOOLS/charger_simulator" --netns "$SECC_NETNS" --interface secc0 --protocols ISO_15118_2 \
+  --discharge-after-stop \
   >"$OUT/charger.log" 2>&1 &
 PIDS+=($!)
 "$BIN/ev_node" --ros-args -p "plc_interface:=$EV_IFACE" >"$OUT/ev_node.log" 2>&1 &

@@ -74,14 +74,7 @@ build_workspace() {
   )
 }
 
-build_exi_grammars() {
-  # The EXI codec's grammars, built once from the XSDs into the user cache (grammar_cache.py).
-  log "EXI grammars -> cache"
-  (source "$ROOT/scripts/activate.sh" "$DISTRO" >/dev/null && python -m iso15118_ev.codec >/dev/null)
-}
-
 install_debian_packages
 create_venv
 build_workspace
-build_exi_grammars
 log "ready: source scripts/activate.sh $DISTRO"

@@ -9,9 +9,9 @@ source "$ROOT/scripts/activate.sh" "$DISTRO"
 export ISO15118_EV_INSTALL_BASE="$INSTALL_BASE"
 export TEST_LOG_DIR="$ROOT/out/test-logs-$DISTRO"
 export ISO15118_EV_REPO="$ROOT"
-# One pytest run per package: the library's tests (no ROS), then the node's.
+# One pytest run per package: the library's (no ROS), the test charger's, then the node's.
 status=0
-for package in iso15118_ev iso15118_ev_ros; do
+for package in iso15118_ev iso15118_ev_testing iso15118_ev_ros; do
   echo "=== $package ==="
   (cd "$ROOT/$package" && python -m pytest -p no:cacheprovider test "$@") || status=1
 done

@@ -144,3 +144,9 @@ def test_encode_refuses_bad_binary_and_long_strings():
 
 def test_errors_are_typed():
     assert issubclass(ExiDecodeError, ExiError) and issubclass(ExiEncodeError, ExiError)
+
+
+def test_octets_after_the_message_are_refused():
+    data = CODEC.encode(json.dumps(CURRENT_DEMAND_REQ), ISO2)
+    with pytest.raises(ExiDecodeError, match='bits after the end of the message'):
+        CODEC.decode(data + b'\x00', ISO2)

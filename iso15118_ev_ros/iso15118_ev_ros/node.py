@@ -7,13 +7,17 @@ the core never waits on ROS and ROS never waits on the network.
 from __future__ import annotations
 
 import queue
+import signal
 import sys
+import threading
+import time
 
 import rclpy
 from iso15118_ev_msgs import msg, srv
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 from . import conversions as conv
 from iso15118_ev.session import events as ev
@@ -25,6 +29,9 @@ from .node_parameters import ParameterError, declare, to_settings
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+SHUTDOWN_TIMEOUT_S = 5.0
+# After the last event is published, DDS still has to send it (reliable, to every reader).
+PUBLISH_GRACE_S = 0.5
 
 
 class Iso15118EvNode(Node):
@@ -119,29 +126,55 @@ class Iso15118EvNode(Node):
                 self.get_logger().info(
                     f'v2g_session_finished: {event.reason.name.lower()}: {event.message}')
 
+    def shutdown_ev(self, timeout: float = SHUTDOWN_TIMEOUT_S) -> None:
+        """End a running session the protocol's orderly way (bounded); its events stay queued."""
+        self.core.shutdown(timeout)
+
+    def events_pending(self) -> bool:
+        return not self._events.empty()
+
     def destroy_node(self):
         core = getattr(self, 'core', None)  # absent when __init__ failed
         if core is not None:
-            core.shutdown()
+            core.shutdown()  # no-op after shutdown_ev
         super().destroy_node()
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    """Spin until SIGINT/SIGTERM; then end a running session in order, publish how it ended
+    (v2g_session_finished, reason shutdown) and exit, all within a bound."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     node = None
     try:
         node = Iso15118EvNode()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+        node.get_logger().info('shutting down')
+        node.shutdown_ev()
+        _publish_remaining(executor, node)
     except (PlcInterfaceError, ParameterError) as exc:
         print(f'iso15118_ev: cannot start: {exc}', file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _publish_remaining(executor, node) -> None:
+    deadline = time.monotonic() + PUBLISH_GRACE_S
+    while time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+        if node.events_pending():
+            deadline = time.monotonic() + PUBLISH_GRACE_S
 
 
 if __name__ == '__main__':

@@ -1,16 +1,16 @@
-"""The node's ROS parameters: declared with descriptors, read into CoreSettings."""
+"""The node's ROS parameters: declared with descriptors, read into EvSettings."""
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any, Dict
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 
-from iso15118_ev.vehicle.energy_modes import ALL_PROTOCOLS
+from iso15118_ev.protocol.timers import Timeouts, parameter_names
+from iso15118_ev.session.settings import CONTROL_MODES, ISO20_SERVICES, EvSettings
 from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
-                              DcEvParameters)
-from iso15118_ev.session.settings import EXI_CODECS, CoreSettings, PhaseTimeouts
+                                            DcEvParameters)
+from iso15118_ev.vocabulary import ALL_PROTOCOLS
 
 DEFAULT_PROTOCOLS = ['ISO_15118_2', 'DIN_SPEC_70121', 'ISO_15118_20_DC', 'ISO_15118_20_AC']
 
@@ -35,7 +35,6 @@ def _plain(kind: int, description: str):
     return ParameterDescriptor(type=kind, description=description, read_only=True)
 
 
-DEFAULT_TIMEOUTS = PhaseTimeouts()
 DEFAULT_DC = DcEvParameters()
 DEFAULT_BPT = DcEvBptParameters()
 
@@ -49,27 +48,26 @@ PARAMETERS: Dict[str, tuple] = {
         ParameterType.PARAMETER_STRING_ARRAY,
         'Protocols offered in SupportedAppProtocolReq, highest priority first (order kept): '
         + ', '.join(ALL_PROTOCOLS))),
-    'iso20_energy_services': (['DC', 'DC_BPT', 'AC', 'AC_BPT'], _plain(
+    'iso20_energy_services': (list(ISO20_SERVICES), _plain(
         ParameterType.PARAMETER_STRING_ARRAY,
-        'ISO 15118-20 energy services the EV supports: DC, DC_BPT, AC, AC_BPT')),
+        'ISO 15118-20 energy services the EV supports: ' + ', '.join(ISO20_SERVICES))),
+    'iso20_control_mode': ('auto', _plain(
+        ParameterType.PARAMETER_STRING,
+        'ISO 15118-20 control mode: "auto" (Scheduled when the charger offers it, else '
+        'Dynamic), "scheduled" or "dynamic" (refuse chargers without it)')),
     'use_tls': (False, _plain(ParameterType.PARAMETER_BOOL, 'Ask for TLS in SDP')),
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
     'pki_path': ('', _plain(ParameterType.PARAMETER_STRING,
-                            'PKI folder for TLS / Plug & Charge (make_test_pki); "" = the '
-                            'iso15118 package default')),
+                            'PKI folder for TLS: iso15118_2/certs/v2gRootCACert.pem (trusted '
+                            'roots), optionally the vehicle chain oemCertChain.pem and key')),
     'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
-    'exi_codec': ('native', _plain(
-        ParameterType.PARAMETER_STRING,
-        'EXI codec: "native" (built in, no Java) or "exificient" (the iso15118 package\'s '
-        'Java codec, for comparison)')),
-    'jvm_heap_mb': (64, _int('MiB heap of the JVM when exi_codec is "exificient"', 32, 1024)),
     'initial_soc': (20.0, _float('percent, state of charge at start', 0.0, 100.0)),
 }
-for _f in fields(PhaseTimeouts):
-    PARAMETERS[f'timeouts.{_f.name}'] = (getattr(DEFAULT_TIMEOUTS, _f.name), _float(
-        f's the session may stay in phase "{_f.name}"', 0.5, 600.0))
+for _name, (_group, _timer, _default) in parameter_names().items():
+    PARAMETERS[_name] = (_default, _float(
+        f's, {_group} timer {_timer} (the standard\'s value by default)', 0.05, 600.0))
 for _name, _bound in DC_EV_BOUNDS.items():
     PARAMETERS[f'dc.{_name}'] = (getattr(DEFAULT_DC, _name), _float(
         f'{_bound.unit}, initial DcEvParameters.{_name}', 0.0, _bound.maximum))
@@ -84,26 +82,28 @@ def declare(node) -> Dict[str, Any]:
             for name, (default, descriptor) in PARAMETERS.items()}
 
 
-def to_settings(values: Dict[str, Any]) -> CoreSettings:
+def to_settings(values: Dict[str, Any]) -> EvSettings:
     protocols = tuple(values['protocols'])
     unknown = [p for p in protocols if p not in ALL_PROTOCOLS]
     if unknown or not protocols or len(set(protocols)) != len(protocols):
         raise ParameterError(
             f'protocols={list(protocols)}: give each of {", ".join(ALL_PROTOCOLS)} at most once'
             + (f' (unknown: {", ".join(unknown)})' if unknown else ''))
-    if values['exi_codec'] not in EXI_CODECS:
-        raise ParameterError(f'exi_codec={values["exi_codec"]!r}: expected one of '
-                             + ', '.join(EXI_CODECS))
     services = tuple(values['iso20_energy_services'])
-    bad = [s for s in services if s not in ('DC', 'DC_BPT', 'AC', 'AC_BPT')]
+    bad = [s for s in services if s not in ISO20_SERVICES]
     if bad:
         raise ParameterError(f'iso20_energy_services: unknown {", ".join(bad)}')
+    if values['iso20_control_mode'] not in CONTROL_MODES:
+        raise ParameterError(f'iso20_control_mode={values["iso20_control_mode"]!r}: expected '
+                             + ', '.join(CONTROL_MODES))
     section = {prefix: {k.split('.', 1)[1]: v for k, v in values.items()
-                        if k.startswith(prefix + '.')} for prefix in ('timeouts', 'dc', 'bpt')}
-    return CoreSettings(
+                        if k.startswith(prefix + '.')} for prefix in ('dc', 'bpt')}
+    timeouts = Timeouts().with_parameters({k: v for k, v in values.items()
+                                           if k.startswith('timeouts.')})
+    return EvSettings(
         plc_interface=values['plc_interface'], protocols=protocols, iso20_services=services,
-        use_tls=values['use_tls'], enforce_tls=values['enforce_tls'], pki_path=values['pki_path'],
+        iso20_control_mode=values['iso20_control_mode'], use_tls=values['use_tls'],
+        enforce_tls=values['enforce_tls'], pki_path=values['pki_path'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
-        timeouts=PhaseTimeouts(**section['timeouts']), dc=DcEvParameters(**section['dc']),
-        bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'],
-        exi_codec=values['exi_codec'], jvm_heap_mb=values['jvm_heap_mb'])
+        timeouts=timeouts, dc=DcEvParameters(**section['dc']),
+        bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'])

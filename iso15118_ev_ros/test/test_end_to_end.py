@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from iso15118_ev_msgs.msg import SessionFinished
 from iso15118_ev_msgs.srv import SetFault
 
-CHARGE_LOOP = ('CurrentDemandRes', 'ChargingStatusRes', 'DCChargeLoopRes', 'ACChargeLoopRes')
+CHARGE_LOOP = ('CurrentDemandRes', 'ChargingStatusRes', 'DC_ChargeLoopRes', 'AC_ChargeLoopRes')
 SESSION_TIMEOUT = 45.0
 
 
@@ -121,23 +122,25 @@ def test_sae_j2847_services_selected_only_when_enabled(charger, ev_node, ros, en
     stop_and_finish(ros)
 
 
-@pytest.mark.parametrize('option, enforce, expected', [
-    ('ExternalPayment', True, SessionFinished.REASON_STOPPED_BY_EV),
-    ('Contract', True, SessionFinished.REASON_PROTOCOL_ERROR),   # charger offers EIM only
-    ('Contract', False, SessionFinished.REASON_STOPPED_BY_EV),   # falls back to what is offered
-])
-def test_payment_option(charger, ev_node, ros, option, enforce, expected):
+def test_external_payment(charger, ev_node, ros):
     charger('ISO_15118_2')
     ev_node()
     ros.wait_for_services()
-    assert ros.call('start_charging', energy_transfer_mode='DC_extended', payment_option=option,
-                    enforce_payment_option=enforce).success
-    if expected == SessionFinished.REASON_PROTOCOL_ERROR:
-        finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
-        assert finished.reason == expected and 'payment option Contract' in finished.message
-        return
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended',
+                    payment_option='ExternalPayment', enforce_payment_option=True).success
     wait_charging(ros, loops=1)
     stop_and_finish(ros)
+
+
+@pytest.mark.parametrize('enforce', [True, False])
+def test_contract_payment_is_refused_until_plug_and_charge_lands(charger, ev_node, ros, enforce):
+    charger('ISO_15118_2')
+    ev_node()
+    ros.wait_for_services()
+    response = ros.call('start_charging', energy_transfer_mode='DC_extended',
+                        payment_option='Contract', enforce_payment_option=enforce)
+    assert not response.success and 'not supported yet' in response.message
+    ros.wait_phase('idle', 2)
 
 
 def test_enforced_tls_refuses_a_charger_without_tls(charger, ev_node, ros, pki):
@@ -145,7 +148,7 @@ def test_enforced_tls_refuses_a_charger_without_tls(charger, ev_node, ros, pki):
     ev_node(use_tls=True, enforce_tls=True, pki_path=pki)
     start(ros, 'DC_extended')
     finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
-    assert finished.reason == SessionFinished.REASON_PROTOCOL_ERROR
+    assert finished.reason == SessionFinished.REASON_SECURITY_ERROR
     assert 'TLS' in finished.message
 
 
@@ -316,17 +319,91 @@ def test_fault_refuse_pre_charge(charger, ev_node, ros):
     assert not ros.messages('dc_power_on')
 
 
-def test_node_runs_a_session_without_java(charger, ev_node, ros, tmp_path, monkeypatch):
-    """The node's default codec is native: with `java` broken on its PATH, a session still runs."""
-    charger('ISO_15118_2')  # the charger simulator keeps EXIficient (started with the real PATH)
+def test_node_runs_without_the_iso15118_package_and_without_java(charger, ev_node, ros,
+                                                                 tmp_path, monkeypatch):
+    """The node needs neither the test charger's package nor Java: with `import iso15118`
+    failing and `java` broken on its PATH, a whole session runs."""
+    charger('ISO_15118_2')  # the charger simulator keeps both (started with the real env)
+    blocked = tmp_path / 'iso15118'
+    blocked.mkdir()
+    (blocked / '__init__.py').write_text('raise ImportError("iso15118 is blocked for this test")\n')
     java = tmp_path / 'java'
     java.write_text('#!/bin/sh\ntouch "$0.called"\nexit 1\n')
     java.chmod(0o755)
+    monkeypatch.setenv('PYTHONPATH', f'{tmp_path}:{os.environ.get("PYTHONPATH", "")}')
     monkeypatch.setenv('PATH', f'{tmp_path}:{os.environ["PATH"]}')
     monkeypatch.delenv('JAVA_HOME', raising=False)
-    ev_node()
+    node = ev_node()
     monkeypatch.undo()
     start(ros, 'DC_extended')
     wait_charging(ros)
     stop_and_finish(ros)
     assert not (tmp_path / 'java.called').exists()
+    assert 'iso15118 is blocked' not in node.log()
+
+
+@pytest.mark.parametrize('control_mode', ['scheduled', 'dynamic'])
+@pytest.mark.parametrize('protocol, mode', [
+    ('ISO_15118_20_DC', 'DC'), ('ISO_15118_20_DC', 'DC_BPT'),
+    ('ISO_15118_20_AC', 'AC_three_phase_core'), ('ISO_15118_20_AC', 'AC_BPT')])
+def test_iso20_control_modes(charger, ev_node, ros, protocol, mode, control_mode):
+    charger(protocol)
+    ev_node(iso20_control_mode=control_mode)
+    start(ros, mode)
+    state = wait_charging(ros)
+    assert (state.protocol, state.control_mode) == (protocol, control_mode)
+    stop_and_finish(ros)
+
+
+def test_iso20_scheduled_without_price_schedule(charger, ev_node, ros):
+    """EVerest's libiso15118 sends a PowerSchedule and no price schedule (schema-valid)."""
+    charger('ISO_15118_20_DC', '--schedule-without-price')
+    ev_node(iso20_control_mode='scheduled')
+    start(ros, 'DC')
+    assert wait_charging(ros).control_mode == 'scheduled'
+    stop_and_finish(ros)
+
+
+def test_din_charger_with_tuple_id_zero_and_a_long_evse_id(charger, ev_node, ros):
+    """pyPLC's DIN charger sends SAScheduleTupleID 0, EVerest's a 17-octet EVSEID."""
+    proc = charger('DIN_SPEC_70121', '--din-tuple-id-zero',
+                   '--din-evse-id', b'DE*PNX*E12345*1AB'.hex())
+    ev_node()
+    start(ros, 'DC_extended')
+    wait_charging(ros)
+    stop_and_finish(ros)
+    assert 'SAScheduleTupleID=0' in proc.log()   # the EV echoed 0 in PowerDeliveryReq
+
+
+def test_iso20_over_tls13(charger, ev_node, ros, pki):
+    charger('ISO_15118_20_DC', '--tls', '--tls13', '--pki', pki)
+    ev_node(use_tls=True, enforce_tls=True, pki_path=pki)
+    start(ros, 'DC')
+    state = wait_charging(ros)
+    assert state.tls and state.protocol == 'ISO_15118_20_DC'
+    stop_and_finish(ros)
+
+
+def test_untrusted_charger_certificate_is_a_security_error(charger, ev_node, ros, pki):
+    charger('ISO_15118_2', '--tls', '--pki', pki, '--tls-untrusted')
+    ev_node(use_tls=True, enforce_tls=True, pki_path=pki)
+    start(ros, 'DC_extended')
+    finished = ros.wait_topic('v2g_session_finished', SESSION_TIMEOUT)
+    assert finished.reason == SessionFinished.REASON_SECURITY_ERROR, finished.message
+    assert 'certificate' in finished.message
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+def test_signal_in_a_session_stops_it_in_order_and_publishes_the_end(charger, ev_node, ros,
+                                                                      signum):
+    charger('ISO_15118_2')
+    node = ev_node()
+    start(ros, 'DC_extended')
+    wait_charging(ros)
+    sent = time.monotonic()
+    node.signal(signum)
+    finished = ros.wait_topic('v2g_session_finished', 10)
+    assert finished.reason == SessionFinished.REASON_SHUTDOWN, finished.message
+    assert 'stopped by the EV' in finished.message   # the orderly stop went through
+    assert node.proc.wait(10) == 0
+    assert time.monotonic() - sent < 8

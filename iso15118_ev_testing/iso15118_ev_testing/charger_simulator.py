@@ -3,7 +3,9 @@
 The SECC state machine and messages are the package's own. Its stock simulated EVSE reports
 1 V / 1 A forever and tiny limits, which no EV can pre-charge against; here the EVSE's present
 voltage and current follow the EV's targets like a real power module (ramped, within limits).
-Optionally it asks the EV to stop or pause after a number of charge loops, for tests.
+Optionally it asks the EV to stop or pause after a number of charge loops, and it can be a
+more demanding peer: unusual but valid messages (charger_messages), transport faults for timing
+tests (charger_transport), ISO 15118-20 over TLS 1.3 and an untrusted charger certificate.
 
 Run in the charger's network namespace, e.g.:
     charger_simulator --netns iso15118_secc --interface secc0 --protocols ISO_15118_2
@@ -15,11 +17,16 @@ import asyncio
 import logging
 import os
 import shutil
+import socket
 import sys
+import tempfile
+from pathlib import Path
 from typing import Optional
 
-CHARGE_LOOP_STATES = ('CurrentDemand', 'ChargingStatus', 'DCChargeLoop', 'ACChargeLoop')
 PROTOCOL_NAMES = ('DIN_SPEC_70121', 'ISO_15118_2', 'ISO_15118_20_AC', 'ISO_15118_20_DC')
+# What the package's TLS server loads: the charger's certificate chain, its key, the password.
+SECC_TLS_FILES = ('certs/cpoCertChain.pem', 'private_keys/seccLeaf.key',
+                  'private_keys/seccLeafPassword.txt')
 
 logger = logging.getLogger('charger_simulator')
 
@@ -31,6 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--protocols', default=','.join(PROTOCOL_NAMES),
                         help='comma-separated protocols the charger accepts')
     parser.add_argument('--tls', action='store_true', help='enforce TLS (needs --pki)')
+    parser.add_argument('--tls13', action='store_true',
+                        help='with --tls: offer TLS 1.3 (as ISO 15118-20 needs) besides 1.2; the '
+                             'charger then requires the EV\'s OEM certificate chain (mutual '
+                             'authentication against the PKI\'s OEM root), also for -2 EVs')
+    parser.add_argument('--tls-untrusted', action='store_true',
+                        help='with --tls: present a charger certificate chain from another V2G '
+                             'root, which the EV must reject (made once in PKI/untrusted)')
     parser.add_argument('--pki', default='', help='PKI folder (see make_test_pki) for TLS / PnC')
     parser.add_argument('--auth-modes', default='EIM',
                         help='EIM and/or PNC, comma-separated (PNC needs --tls and --pki)')
@@ -45,8 +59,66 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='ask the EV to pause after this many charge loops (-20 only; 0: never)')
     parser.add_argument('--offer-j2847', action='store_true',
                         help='offer SAE J2847/2 V2H (28472) and V2G (28473) in ISO 15118-2')
+    parser.add_argument('--discharge-after-stop', action='store_true',
+                        help='DC: after PowerDelivery Stop the output discharges: each '
+                             'WeldingDetectionRes reports half the previous present voltage')
+    messages = parser.add_argument_group('unusual but valid messages')
+    messages.add_argument('--schedule-without-price', action='store_true',
+                          help='ISO 15118-20 Scheduled mode: schedules without a price schedule')
+    messages.add_argument('--din-tuple-id-zero', action='store_true',
+                          help='DIN: offer SAScheduleTupleID 0; log the ID each PowerDeliveryReq '
+                               'carries ("EV PowerDeliveryReq SAScheduleTupleID=..." at WARNING)')
+    messages.add_argument('--din-evse-id', type=evse_id, metavar='HEX',
+                          help='DIN: the EVSEID of SessionSetupRes, 1 to 32 octets in hex, e.g. '
+                               '44452A504E582A4531323334352A312A31 (17 octets)')
+    faults = parser.add_argument_group(
+        'transport faults (charge-loop requests are counted per TCP session, the first is 1)')
+    faults.add_argument('--freeze-after-loops', type=int, default=0, metavar='N',
+                        help='from the N-th charge-loop request on, answer nothing but keep the '
+                             'TCP connection open (until the EV closes it)')
+    faults.add_argument('--delay-after-loops', type=int, default=0, metavar='N',
+                        help='from the N-th charge-loop request on, answer --delay-ms late')
+    faults.add_argument('--delay-ms', type=float, default=0.0, metavar='D',
+                        help='delay of --delay-after-loops, in ms')
+    faults.add_argument('--segment-bytes', type=int, default=0, metavar='K',
+                        help='write every TCP response in segments of K bytes (with TLS: '
+                             'TLS records of K plaintext bytes)')
+    faults.add_argument('--sdp-address', type=ipv6_address, metavar='ADDR',
+                        help='SDP responses announce this IPv6 address instead of the '
+                             'charger\'s (e.g. ::1 or 2001:db8::1)')
+    faults.add_argument('--sdp-answers-then-real', type=int, default=0, metavar='N',
+                        help='with --sdp-address: only the first N SDP responses announce '
+                             'ADDR, later ones the real address (0: all)')
     parser.add_argument('--log-level', default='WARNING')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for used, needed, message in (
+            (args.tls13 or args.tls_untrusted, args.tls and args.pki,
+             '--tls13 and --tls-untrusted need --tls and --pki'),
+            (args.delay_after_loops, args.delay_ms, '--delay-after-loops needs --delay-ms'),
+            (args.sdp_answers_then_real, args.sdp_address,
+             '--sdp-answers-then-real needs --sdp-address')):
+        if used and not needed:
+            parser.error(message)
+    return args
+
+
+def evse_id(text: str) -> str:
+    """A DIN EVSEID (evseIDType: hexBinary, at most 32 octets), as upper-case hex."""
+    try:
+        octets = bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not hex') from None
+    if not 1 <= len(octets) <= 32:
+        raise argparse.ArgumentTypeError(f'{len(octets)} octets; DIN allows 1 to 32')
+    return octets.hex().upper()
+
+
+def ipv6_address(text: str) -> str:
+    try:
+        socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an IPv6 address') from None
+    return text
 
 
 def reexec_in_netns(args: argparse.Namespace) -> None:
@@ -72,6 +144,8 @@ def make_controller(args: argparse.Namespace):
     from iso15118.shared.messages.iso15118_20.common_types import (
         EVSENotification as NoteV20, EVSEStatus)
 
+    from .charger_transport import CHARGE_LOOP_STATES
+
     def pv(cls, value, unit):
         exponent, mantissa = cls.get_exponent_value_repr(value)
         return cls(multiplier=exponent, value=mantissa, unit=unit)
@@ -84,6 +158,7 @@ def make_controller(args: argparse.Namespace):
             self.charge_loops = 0
             self.voltage = 0.0
             self.current = 0.0
+            self.discharging = False
 
         async def set_present_protocol_state(self, state):
             if str(state) in CHARGE_LOOP_STATES:
@@ -93,18 +168,27 @@ def make_controller(args: argparse.Namespace):
                 self.current = self.evse_data_context.present_current = 0.0
                 if str(state) != 'PowerDelivery':
                     self.charge_loops = 0
+                    self.discharging = False
                     self.voltage = self.evse_data_context.present_voltage = 0.0
+
+        async def stop_charger(self):
+            """PowerDelivery Stop (or the session's end): the power module turns off."""
+            self.discharging = args.discharge_after_stop
 
         def _wanted(self, loops: int) -> bool:
             return 0 < loops <= self.charge_loops
 
         def _follow_targets(self):
-            ev = self.ev_data_context
-            target_v = min(float(ev.target_voltage or 0.0), args.max_voltage)
-            target_i = min(float(ev.target_current or 0.0), args.max_current,
-                           args.max_power / max(target_v, 1.0))
-            self.voltage += args.ramp * (target_v - self.voltage)
-            self.current += args.ramp * (target_i - self.current)
+            if self.discharging:  # the output capacitance discharges through its bleeder
+                self.voltage /= 2
+                self.current = 0.0
+            else:
+                ev = self.ev_data_context
+                target_v = min(float(ev.target_voltage or 0.0), args.max_voltage)
+                target_i = min(float(ev.target_current or 0.0), args.max_current,
+                               args.max_power / max(target_v, 1.0))
+                self.voltage += args.ramp * (target_v - self.voltage)
+                self.current += args.ramp * (target_i - self.current)
             self.evse_data_context.present_voltage = round(self.voltage, 1)
             self.evse_data_context.present_current = round(self.current, 1)
 
@@ -140,6 +224,23 @@ def make_controller(args: argparse.Namespace):
             })
 
     return PowerSupplyEVSEController()
+
+
+def untrusted_pki(trusted: Path) -> Path:
+    """`trusted`/untrusted: a copy of the PKI `trusted` whose charger TLS chain comes from
+    another V2G root (all else, the OEM root that TLS 1.3 checks the EV against included, is the
+    same, so an EV that fails to check the charger's chain gets a working session)."""
+    from .pki import create_pki
+
+    destination = trusted / 'untrusted'
+    if not (destination / 'iso15118_2' / SECC_TLS_FILES[0]).exists():
+        shutil.rmtree(destination, ignore_errors=True)
+        shutil.copytree(trusted / 'iso15118_2', destination / 'iso15118_2')
+        with tempfile.TemporaryDirectory() as folder:
+            other = create_pki(Path(folder) / 'pki')
+            for name in SECC_TLS_FILES:
+                shutil.copy(other / 'iso15118_2' / name, destination / 'iso15118_2' / name)
+    return destination
 
 
 SAE_J2847_SERVICES = {28472: 'SAE_J2847_2_V2H', 28473: 'SAE_J2847_2_V2G'}
@@ -192,26 +293,35 @@ def offer_sae_j2847_services() -> None:
 async def serve(args: argparse.Namespace) -> None:
     # The package reads its settings (and its log level) from the environment on import.
     if args.pki:
-        os.environ['PKI_PATH'] = os.path.join(os.path.abspath(args.pki), '')
+        pki = Path(args.pki).resolve()
+        if args.tls_untrusted:
+            pki = untrusted_pki(pki)
+        os.environ['PKI_PATH'] = os.path.join(pki, '')
     os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols,
                       AUTH_MODES=args.auth_modes, SECC_ENFORCE_TLS=str(args.tls).lower(),
-                      LOG_LEVEL=args.log_level)
-    from iso15118.secc import SECCHandler
+                      ENABLE_TLS_1_3=str(args.tls13).lower(), LOG_LEVEL=args.log_level)
     from iso15118.secc.controller.interface import ServiceStatus
     from iso15118.secc.secc_settings import Config
 
-    from .exificient import CappedExificientCodec
+    from .charger_messages import MessageEditingCodec
+    from .charger_transport import ChargerHandler, install_session_faults
 
     logging.getLogger('iso15118').setLevel(args.log_level)
     config = Config()
     config.load_envs()
     if args.offer_j2847:
         offer_sae_j2847_services()
+    if args.freeze_after_loops or args.delay_after_loops or args.segment_bytes:
+        install_session_faults(args)
     controller = make_controller(args)
     await controller.set_status(ServiceStatus.STARTING)
     logger.warning('charger simulator on %s: %s', args.interface, args.protocols)
-    await SECCHandler(exi_codec=CappedExificientCodec(), evse_controller=controller,
-                      config=config).start(config.iface)
+    codec = MessageEditingCodec(schedule_without_price=args.schedule_without_price,
+                                din_tuple_id_zero=args.din_tuple_id_zero,
+                                din_evse_id=args.din_evse_id)
+    await ChargerHandler(exi_codec=codec, evse_controller=controller, config=config,
+                         sdp_address=args.sdp_address,
+                         sdp_answers_then_real=args.sdp_answers_then_real).start(config.iface)
 
 
 def main(argv=None) -> int:

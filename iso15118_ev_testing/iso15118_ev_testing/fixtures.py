@@ -113,8 +113,9 @@ def processes(request):
 
 
 def charger_argv(netns: str, protocols: str, *extra) -> list:
+    """The charger simulator; its DC output discharges after power off, as a real one does."""
     return [sys.executable, '-m', 'iso15118_ev_testing.charger_simulator', '--netns', netns,
-            '--interface', 'secc0', '--protocols', protocols, *extra]
+            '--interface', 'secc0', '--protocols', protocols, '--discharge-after-stop', *extra]
 
 
 @pytest.fixture

@@ -30,7 +30,8 @@ EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 SERVICES = {'start_charging': srv.StartCharging, 'set_dc_params': srv.SetDcParams,
             'stop_charging': srv.StopCharging}
 GOOD_REASONS = ('stopped_by_ev', 'finished')
-CHARGE_LOOP_RESPONSES = ('CurrentDemandRes', 'ChargingStatusRes', 'ChargeLoopRes')
+CHARGE_LOOP_RESPONSES = ('CurrentDemandRes', 'ChargingStatusRes', 'DC_ChargeLoopRes',
+                         'AC_ChargeLoopRes')
 RAISED_TARGET_CURRENT = 20.0   # A, requested midway through DC charging
 PROGRESS_PERIOD = 1.0          # s between two compact charging lines
 INITIAL_STATE_WAIT = 2.0       # s to wait for the latched session_state before starting

@@ -118,3 +118,11 @@ class BitReader:
 
     def remaining_bits(self) -> int:
         return self._end - self._pos
+
+    def padding(self) -> int | None:
+        """The bits left when fewer than 8, as a number (bit-packed EXI pads the last octet,
+        with zeros), else None."""
+        rest = self._end - self._pos
+        if rest >= 8:
+            return None
+        return self._data[-1] & ((1 << rest) - 1) if rest else 0

@@ -4,15 +4,19 @@ from __future__ import annotations
 import json
 import threading
 
-from .bitstream import BitReader, BitWriter
-from .coder import decode_element, encode_element
+from .bitstream import BitWriter
+from .coder import FormReader, decode_element, encode_element
 from .errors import ExiDecodeError, ExiEncodeError, ExiError, ExiSchemaError
-from .grammar_cache import load_or_build
+from .grammar import EXIFICIENT, FORMS
+from .interop import problems_of
+from .loader import load_namespace
+from .namespaces import XMLDSIG
 from .roots import NamespaceGrammars
-from .schemas import XMLDSIG
 
 # Distinguishing bits 10, no options, final version 1: the only header V2G messages use.
 EXI_HEADER = 0x80
+# How well one decoding form reads a stream, best first (see _attempt).
+CLEAN, ODD_PADDING, FAILED = range(3)
 
 
 class NativeExiCodec:
@@ -35,12 +39,12 @@ class NativeExiCodec:
             with self._lock:
                 grammars = self._grammars.get(namespace)
                 if grammars is None:
-                    grammars = load_or_build(namespace)
+                    grammars = load_namespace(namespace)
                     self._grammars[namespace] = grammars
         return grammars
 
     def prepare(self, namespace: str) -> None:
-        """Load (or build) a namespace's grammars now rather than at its first message."""
+        """Load a namespace's grammars now rather than at its first message."""
         self.grammars(namespace)
 
     def encode(self, message: str, namespace: str) -> bytes:
@@ -70,6 +74,16 @@ class NativeExiCodec:
             encode_element(w, root.grammar, value, name)
         return w.getvalue()
 
+    def interop_problems(self, document, namespace: str) -> list[str]:
+        """What some chargers' codecs cannot read in this message, each naming the element's
+        path (see interop.py); empty when nothing. ExiEncodeError if it does not fit the
+        schema."""
+        self.encode_object(document, namespace)
+        (name, value), = document.items()
+        grammars = self.grammars(namespace)
+        roots = grammars.fragment if grammars.is_fragment(name) else grammars.document
+        return problems_of(roots[name].grammar, value, name)
+
     @staticmethod
     def _check_root(root, name, namespace):
         if root is None:
@@ -82,27 +96,69 @@ class NativeExiCodec:
         return json.dumps(self.decode_object(stream, namespace), separators=(',', ':'))
 
     def decode_object(self, stream: bytes, namespace: str, fragment: bool = False) -> dict:
-        """Decode a document (or, with fragment=True or in xmldsig, a one-root fragment)."""
+        """Decode a document (or, with fragment=True or in xmldsig, a one-root fragment).
+
+        What follows the message must be padding: fewer than 8 bits, zero (others are let
+        through). A list at its bound may end in the exact or in the loop form (see
+        grammar.py), which the bits alone do not tell apart. The forms read alike up to the
+        first list at its bound: when EXIficient's form reaches one and does not end on zero
+        padding, the forms that differ there are tried too, the best reading winning (the
+        earlier form on a tie).
+        """
         try:
             grammars = self.grammars(namespace)
         except ExiError as exc:
             raise ExiDecodeError(str(exc)) from None
-        r = BitReader(stream)
-        header = r.read(8)
-        if header != EXI_HEADER:
-            raise ExiDecodeError(f'EXI header 0x{header:02x}, expected 0x{EXI_HEADER:02x}')
         fragment = fragment or namespace == XMLDSIG
-        if fragment:
-            codes, width = grammars.fragment_codes, grammars.fragment_width
-        else:
-            codes, width = grammars.document_codes, grammars.document_width
-        code = r.read(width)
-        root = codes[code] if code < len(codes) else None
-        if root is None:
-            raise ExiDecodeError('the root is not a declared element')
-        if root.grammar is None:
-            raise ExiDecodeError(f'{root.name} is not a root this codec decodes')
-        document = {root.name: decode_element(r, root.grammar)}
-        if fragment and r.read(width) != grammars.fragment_end:
-            raise ExiDecodeError('a fragment with more than one root element')
-        return document
+        r = FormReader(stream, EXIFICIENT)
+        rank, outcome = _attempt(r, grammars, fragment)
+        if rank != CLEAN and r.bounds:
+            rank, outcome = _other_forms(stream, grammars, fragment, r.bounds, (rank, outcome))
+        if rank == FAILED:
+            raise outcome
+        return outcome
+
+
+def _attempt(r: FormReader, grammars: NamespaceGrammars, fragment: bool) -> tuple:
+    """How the reader's form reads its stream: (CLEAN, document) up to zero padding,
+    (ODD_PADDING, document) up to padding bits that are not all zero, else (FAILED, error)."""
+    try:
+        document = _decode(r, grammars, fragment)
+    except ExiDecodeError as exc:
+        return FAILED, exc
+    padding = r.padding()
+    if padding is None:
+        return FAILED, ExiDecodeError(f'{r.remaining_bits()} bits after the end of the message')
+    return (ODD_PADDING if padding else CLEAN), document
+
+
+def _other_forms(stream, grammars, fragment, bounds, best) -> tuple:
+    """The best of EXIficient's reading (best) and the forms that differ from it at the bounds
+    it reached, earlier forms first."""
+    for form in FORMS[1:]:
+        if any(p.at_bound[form] is not p.at_bound[EXIFICIENT] for p in bounds):
+            best = min(best, _attempt(FormReader(stream, form), grammars, fragment),
+                       key=lambda attempt: attempt[0])
+            if best[0] == CLEAN:
+                break
+    return best
+
+
+def _decode(r: FormReader, grammars: NamespaceGrammars, fragment: bool) -> dict:
+    header = r.read(8)
+    if header != EXI_HEADER:
+        raise ExiDecodeError(f'EXI header 0x{header:02x}, expected 0x{EXI_HEADER:02x}')
+    if fragment:
+        codes, width = grammars.fragment_codes, grammars.fragment_width
+    else:
+        codes, width = grammars.document_codes, grammars.document_width
+    code = r.read(width)
+    root = codes[code] if code < len(codes) else None
+    if root is None:
+        raise ExiDecodeError('the root is not a declared element')
+    if root.grammar is None:
+        raise ExiDecodeError(f'{root.name} is not a root this codec decodes')
+    document = {root.name: decode_element(r, root.grammar)}
+    if fragment and r.read(width) != grammars.fragment_end:
+        raise ExiDecodeError('a fragment with more than one root element')
+    return document

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .bitstream import BitReader, BitWriter
 from .errors import ExiDecodeError, ExiEncodeError
-from .grammar import AT, CH, EE, END_KEY, SE, VALUE_KEY, CHARACTERS_KEY, TypeGrammar
+from .grammar import AT, CH, CHARACTERS_KEY, EE, END_KEY, SE, SE_ANY, VALUE_KEY, TypeGrammar
 
 
 def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None:
@@ -45,6 +45,9 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
             if production.is_list and type(items) is list:
                 if not items:
                     continue
+                if production.bound and len(items) > production.bound:
+                    raise ExiEncodeError(f'{name}: {len(items)} {child}, at most '
+                                         f'{production.bound} allowed')
             else:  # a repeatable element given as one object is one item (as EXIficient takes it)
                 items = (items,)
             for item in items:
@@ -86,7 +89,22 @@ def _write_value(w, state, key, value, name, field):
     return production.target
 
 
-def decode_element(r: BitReader, grammar: TypeGrammar):
+class FormReader(BitReader):
+    """The stream being decoded, and how lists at their bound end in it (one of grammar.FORMS).
+
+    ``bounds`` gets the production of each list that reaches its bound: the forms read a
+    stream alike up to the first.
+    """
+
+    __slots__ = ('form', 'bounds')
+
+    def __init__(self, data: bytes, form: int) -> None:
+        super().__init__(data)
+        self.form = form
+        self.bounds: list = []
+
+
+def decode_element(r: FormReader, grammar: TypeGrammar):
     """The content of one element after its SE event: a JSON value."""
     datatype = grammar.simple
     if datatype is not None:
@@ -117,7 +135,12 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
         if kind == SE:
             child = decode_element(r, production.grammar)
             if production.is_list:
-                out.setdefault(production.name, []).append(child)
+                items = out.setdefault(production.name, [])
+                items.append(child)
+                if len(items) == production.bound:
+                    r.bounds.append(production)
+                    state = production.at_bound[r.form]
+                    continue
             else:
                 out[production.name] = child
         elif kind == EE:
@@ -126,8 +149,11 @@ def decode_element(r: BitReader, grammar: TypeGrammar):
             out[production.name] = production.datatype.decode(r)
         elif kind == CH:
             raise ExiDecodeError(f'{grammar.name}: text in mixed content is not supported')
-        else:
+        elif kind == SE_ANY:
             raise ExiDecodeError(f'{grammar.name}: wildcard content is not supported')
+        else:
+            raise ExiDecodeError(f'{grammar.name}: more {production.name} than the schema '
+                                 'allows')
         state = production.target
 
 

@@ -11,27 +11,23 @@ import base64
 import binascii
 
 from .bitstream import BitReader, BitWriter
-from .errors import ExiDecodeError, ExiEncodeError, ExiSchemaError
-
-XS = 'http://www.w3.org/2001/XMLSchema'
-N_BIT_INTEGER_MAX_RANGE = 4096
-INTEGER_TYPES = {
-    'integer', 'long', 'int', 'short', 'byte', 'nonNegativeInteger', 'positiveInteger',
-    'unsignedLong', 'unsignedInt', 'unsignedShort', 'unsignedByte', 'nonPositiveInteger',
-    'negativeInteger',
-}
-STRING_TYPES = {
-    'string', 'anyURI', 'ID', 'IDREF', 'NCName', 'Name', 'token', 'normalizedString',
-    'language', 'NMTOKEN', 'ENTITY', 'QName',
-}
+from .errors import ExiDecodeError, ExiEncodeError
 
 
 class Datatype:
-    """Encodes one JSON value into the stream and decodes it back."""
+    """Encodes one JSON value into the stream and decodes it back.
+
+    ``kind`` and ``parameters()`` are its plain-data form in the grammar files:
+    ``[kind, *parameters]`` rebuilds it with ``KINDS[kind](*parameters)``.
+    """
 
     __slots__ = ()
+    kind = ''
     name = 'value'
     empty_is_end = False  # '' is written as no characters at all (strings, binary)
+
+    def parameters(self) -> list:
+        return [getattr(self, slot) for slot in self.__slots__]
 
     def encode(self, w: BitWriter, value) -> None:
         raise NotImplementedError
@@ -42,6 +38,7 @@ class Datatype:
 
 class BooleanType(Datatype):
     __slots__ = ()
+    kind = 'boolean'
     name = 'boolean'
 
     def encode(self, w, value):
@@ -67,12 +64,16 @@ class NBitIntegerType(Datatype):
     """A bounded range of at most 4096 values: value minus the lower bound in n bits."""
 
     __slots__ = ('low', 'high', 'bits')
+    kind = 'nbit'
     name = 'n-bit integer'
 
     def __init__(self, low: int, high: int):
         self.low = low
         self.high = high
         self.bits = (high - low).bit_length()
+
+    def parameters(self):
+        return [self.low, self.high]
 
     def encode(self, w, value):
         if type(value) is not int or value < self.low or value > self.high:
@@ -88,6 +89,7 @@ class NBitIntegerType(Datatype):
 
 class UnsignedIntegerType(Datatype):
     __slots__ = ('high',)
+    kind = 'uint'
     name = 'unsigned integer'
 
     def __init__(self, high):
@@ -107,6 +109,7 @@ class UnsignedIntegerType(Datatype):
 
 class IntegerType(Datatype):
     __slots__ = ('low', 'high')
+    kind = 'int'
     name = 'integer'
 
     def __init__(self, low, high):
@@ -143,6 +146,7 @@ class StringType(Datatype):
     """A string literal: length + 2, then each code point as an unsigned integer."""
 
     __slots__ = ('min_length', 'max_length')
+    kind = 'string'
     name = 'string'
     empty_is_end = True
 
@@ -183,6 +187,7 @@ class BinaryType(Datatype):
     """hexBinary or base64Binary: length, then the octets."""
 
     __slots__ = ('hex', 'min_length', 'max_length')
+    kind = 'binary'
     empty_is_end = True
 
     def __init__(self, hex_form: bool, min_length=None, max_length=None):
@@ -218,12 +223,16 @@ class EnumerationType(Datatype):
     """The index of the value in the enumeration facet, in n bits."""
 
     __slots__ = ('values', 'index', 'bits')
+    kind = 'enum'
     name = 'enumeration'
 
     def __init__(self, values):
         self.values = tuple(values)
         self.index = {value: i for i, value in enumerate(self.values)}
         self.bits = (len(self.values) - 1).bit_length()
+
+    def parameters(self):
+        return [list(self.values)]
 
     def encode(self, w, value):
         try:
@@ -238,62 +247,14 @@ class EnumerationType(Datatype):
         return self.values[index]
 
 
-def _builtin_name(simple_type) -> str:
-    """The local name of the nearest built-in XSD type the type derives from."""
-    current = simple_type
-    while current is not None:
-        name = current.name
-        if name and name.startswith('{' + XS + '}'):
-            return name[len(XS) + 2:]
-        current = getattr(current, 'base_type', None)
-    raise ExiSchemaError(f'{simple_type!r} derives from no built-in type')
+KINDS = {datatype.kind: datatype for datatype in (
+    BooleanType, NBitIntegerType, UnsignedIntegerType, IntegerType, StringType, BinaryType,
+    EnumerationType)}
 
 
-def _enum_value(value, builtin):
-    if builtin in INTEGER_TYPES:
-        return int(value)
-    return value
-
-
-def _has_own_pattern(simple_type) -> bool:
-    """A pattern facet in a schema's own restriction (built-in types' patterns don't count)."""
-    current = simple_type
-    while current is not None and not (current.name or '').startswith('{' + XS + '}'):
-        if '{%s}pattern' % XS in (getattr(current, 'facets', None) or {}):
-            return True
-        current = getattr(current, 'base_type', None)
-    return False
-
-
-def datatype_for(simple_type) -> Datatype:
-    """The EXI datatype of an xmlschema simple type (EXI 1.0 section 7.1)."""
-    if _has_own_pattern(simple_type):
-        raise ExiSchemaError(f'{simple_type!r}: restricted character sets are not supported')
-    if getattr(simple_type, 'is_list', lambda: False)() or getattr(
-            simple_type, 'is_union', lambda: False)():
-        raise ExiSchemaError(f'{simple_type!r}: list and union types are not supported')
-    builtin = _builtin_name(simple_type)
-    enumeration = getattr(simple_type, 'enumeration', None)
-    if enumeration:
-        return EnumerationType(_enum_value(v, builtin) for v in enumeration)
-    if builtin == 'boolean':
-        return BooleanType()
-    if builtin in INTEGER_TYPES:
-        low, high = simple_type.min_value, simple_type.max_value
-        low = None if low is None else int(low)
-        high = None if high is None else int(high)
-        if low is not None and high is not None and high - low < N_BIT_INTEGER_MAX_RANGE:
-            return NBitIntegerType(low, high)
-        if low is not None and low >= 0:
-            return UnsignedIntegerType(high)
-        return IntegerType(low, high)
-    min_length = getattr(simple_type, 'min_length', None)
-    max_length = getattr(simple_type, 'max_length', None)
-    if builtin in ('hexBinary', 'base64Binary'):
-        return BinaryType(builtin == 'hexBinary', min_length, max_length)
-    if builtin in STRING_TYPES:
-        return StringType(min_length, max_length)
-    raise ExiSchemaError(f'{simple_type!r}: XSD type {builtin} is not supported')
+def datatype_from_data(data: list) -> Datatype:
+    kind, *parameters = data
+    return KINDS[kind](*parameters)
 
 
 UNTYPED = StringType()

@@ -1,24 +1,29 @@
-"""Schema-informed EXI grammars (EXI 1.0 section 8.5) built from xmlschema components.
+"""Schema-informed EXI grammars (EXI 1.0 section 8.5): the states and productions the coder
+walks. They are built from the XSDs at build time (``generate``) and loaded from the shipped
+data files (``loader``).
 
-Each element's type becomes one grammar: its attribute uses, sorted by qualified name, then its
-content model. The model is first built as a nondeterministic automaton whose edges are EXI
-events, then made deterministic; a deterministic state's productions get their event codes in
-the order of section 8.5.4.3 (attributes by name, elements in schema order with substitution
-group members sorted by name, then the wildcard, EE and CH). Grammars are non-strict, as the
-V2G profile of EXIficient uses them: every state has second-level productions (xsi:type,
-undeclared content), so n first-level productions take ceil(log2(n + 1)) bits.
+Grammars are non-strict, as the V2G profile of EXIficient uses them: every state has
+second-level productions (xsi:type, undeclared content), so n first-level productions take
+ceil(log2(n + 1)) bits.
+
+Bounded repeats (EXI 1.0 8.5.4.1.6) can be written in two forms, which differ only once a list
+reaches its bound: the exact form, whose state after the last allowed item lists only what
+follows, and the loop form, which ends the list with the codes of the state one item earlier
+(libcbv2g writes it at every bound, EXIficient at the bounds it leaves to a counter). The
+decoder reads a stream in one of FORMS, which choose the state after each list's last item.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .datatypes import Datatype
 
-from .datatypes import UNTYPED, Datatype, datatype_for
-from .errors import ExiSchemaError
-
-AT, SE, EE, CH, SE_ANY = range(5)
+AT, SE, EE, CH, SE_ANY, BEYOND = range(6)   # BEYOND: an item after the bound of its list
 VALUE_KEY = 'value'
 END_KEY = ''
 CHARACTERS_KEY = '#'
+
+# Decoding forms, the index into Production.at_bound: as EXIficient writes (the encoder's
+# form), the loop form at every bound (libcbv2g), the exact form at every bound (EXI 1.0).
+EXIFICIENT, LOOP_AT_BOUNDS, EXACT_AT_BOUNDS = FORMS = range(3)
 
 
 def attribute_key(name: str) -> str:
@@ -34,12 +39,18 @@ def split_qname(qname: str) -> tuple[str, str]:
 
 
 class Production:
-    """One event with its code, the state after it and what the event carries."""
+    """One event with its code, the state after it and what the event carries.
 
-    __slots__ = ('kind', 'name', 'key', 'code', 'target', 'grammar', 'datatype', 'is_list')
+    ``bound``: on an SE production that can add the last item a bounded repeat allows, its
+    maxOccurs. When the decoder's list of that element reaches it, it goes on in
+    ``at_bound[form]`` rather than in ``target``.
+    """
+
+    __slots__ = ('kind', 'name', 'key', 'code', 'target', 'grammar', 'datatype', 'is_list',
+                 'bound', 'at_bound')
 
     def __init__(self, kind, name='', key='', target=None, grammar=None, datatype=None,
-                 is_list=False):
+                 is_list=False, bound=0):
         self.kind = kind
         self.name = name
         self.key = key
@@ -48,6 +59,8 @@ class Production:
         self.grammar = grammar
         self.datatype = datatype
         self.is_list = is_list
+        self.bound = bound
+        self.at_bound = None
 
 
 FIRST_START_TAG, START_TAG, CONTENT = range(3)
@@ -60,9 +73,14 @@ SECOND_LEVEL_BESIDES_EE = {FIRST_START_TAG: 6, START_TAG: 4, CONTENT: 2}
 
 
 class State:
-    """A grammar state: its productions by event code, and by event key for the encoder."""
+    """A grammar state: its productions by event code, and by event key for the encoder.
 
-    __slots__ = ('productions', 'width', 'by_key', 'kind', 'second_width', 'second_level_end')
+    ``loop_from``: in the state after the last allowed item of an unrolled repeat, the state
+    one item earlier, whose codes the loop form uses here.
+    """
+
+    __slots__ = ('productions', 'width', 'by_key', 'kind', 'second_width', 'second_level_end',
+                 'loop_from')
 
     def __init__(self, kind: int = CONTENT):
         self.productions: list[Production] = []
@@ -71,6 +89,7 @@ class State:
         self.kind = kind
         self.second_width = 0
         self.second_level_end = False
+        self.loop_from: State | None = None
 
     def seal(self) -> None:
         self.width = len(self.productions).bit_length()
@@ -82,313 +101,59 @@ class State:
         self.second_width = (count - 1).bit_length()
 
 
-@dataclass
 class TypeGrammar:
     """The grammar of one element type, plus the JSON shape of its elements."""
 
-    name: str
-    states: list = field(default_factory=list)
-    attributes: tuple = ()        # (json key, event key), sorted as EXI orders them
-    children: tuple = ()          # child element names in schema order
-    simple: Datatype | None = None          # element of simple type: the JSON value itself
-    simple_content: Datatype | None = None  # simple content with attributes: the 'value' key
+    __slots__ = ('name', 'states', 'attributes', 'children', 'simple', 'simple_content')
+
+    def __init__(self, name: str, attributes: tuple = (), children: tuple = (),
+                 simple: Datatype | None = None, simple_content: Datatype | None = None):
+        self.name = name
+        self.states: list[State] = []
+        self.attributes = attributes          # (json key, event key), sorted as EXI orders them
+        self.children = children              # child element names in schema order
+        self.simple = simple                  # element of simple type: the JSON value itself
+        self.simple_content = simple_content  # simple content with attributes: the 'value' key
 
 
-class _Automaton:
-    """Nondeterministic automaton over EXI events, with epsilon edges."""
-
-    def __init__(self):
-        self.edges: list[list] = []
-        self.eps: list[list[int]] = []
-
-    def node(self) -> int:
-        self.edges.append([])
-        self.eps.append([])
-        return len(self.edges) - 1
-
-    def closure(self, nodes) -> frozenset:
-        seen = set(nodes)
-        stack = list(nodes)
-        while stack:
-            for nxt in self.eps[stack.pop()]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
-        return frozenset(seen)
+def add_bound_forms(states: list[State]) -> None:
+    """Give the productions of the sealed states of one grammar that can reach the bound of a
+    list the state after it in each form."""
+    forms: dict[int, tuple] = {}
+    for state in states:
+        for production in state.productions:
+            if production.bound:
+                target = production.target
+                if id(target) not in forms:
+                    forms[id(target)] = (_unrolled_forms(target) if target.loop_from is not None
+                                         else _counted_forms(target))
+                production.at_bound = forms[id(target)]
 
 
-class GrammarBuilder:
-    """Builds and caches the grammars of one schema set (one xmlschema.XMLSchema)."""
-
-    def __init__(self, schema, counted_from: int | None = None):
-        """counted_from: the maxOccurs from which a repeat in a simple content model is not
-        bounded in the grammar (see _xerces_counts_repeats); None: every bound is unrolled."""
-        self.schema = schema
-        self.counted_from = counted_from
-        self._types: dict[int, TypeGrammar] = {}
-        self._datatypes: dict[int, Datatype] = {}
-        self._pending: list = []
-
-    # -- public -----------------------------------------------------------------------------
-    def global_elements(self) -> list:
-        """Global element declarations of the schema set, sorted by local name then URI."""
-        xsd_ns = 'http://www.w3.org/2001/XMLSchema'
-        elements = [e for e in self.schema.maps.elements.values()
-                    if e.target_namespace != xsd_ns and e.name]
-        return sorted(elements, key=lambda e: split_qname(e.name))
-
-    def named_complex_types(self) -> list:
-        xsd_ns = '{http://www.w3.org/2001/XMLSchema}'
-        return [t for name, t in self.schema.maps.types.items()
-                if not name.startswith(xsd_ns) and not t.is_simple()
-                and not t.has_simple_content() and not t.is_empty()]
-
-    def element_grammar(self, element) -> TypeGrammar:
-        grammar = self._grammar_shell(element.type)
-        while self._pending:
-            self._fill(*self._pending.pop())
-        return grammar
-
-    # -- types ------------------------------------------------------------------------------
-    def _datatype(self, simple_type) -> Datatype:
-        key = id(simple_type)
-        if key not in self._datatypes:
-            self._datatypes[key] = datatype_for(simple_type)
-        return self._datatypes[key]
-
-    def _grammar_shell(self, xsd_type) -> TypeGrammar:
-        key = id(xsd_type)
-        grammar = self._types.get(key)
-        if grammar is None:
-            grammar = TypeGrammar(name=str(xsd_type.name or xsd_type))
-            self._types[key] = grammar
-            self._pending.append((grammar, xsd_type))
-        return grammar
-
-    def _fill(self, grammar: TypeGrammar, xsd_type) -> None:
-        if xsd_type.is_simple():
-            grammar.simple = self._datatype(xsd_type)
-            grammar.states = _simple_states(grammar.simple)
-            return
-        auto = _Automaton()
-        start = auto.node()
-        node = self._attribute_nodes(auto, start, xsd_type, grammar)
-        content_start = len(auto.edges)
-        lists: set[str] = set()
-        if xsd_type.has_simple_content():
-            grammar.simple_content = self._datatype(xsd_type.content)
-            end = auto.node()
-            auto.edges[node].append(((CH, CHARACTERS_KEY), grammar.simple_content, end))
-        elif xsd_type.is_empty() or not len(xsd_type.content):
-            end = node
-        else:
-            self._orders: dict[int, int] = {}
-            self._children: list[str] = []
-            self._lists = lists
-            self._counting = (self.counted_from is not None
-                              and _xerces_counts_repeats(xsd_type.content))
-            end = self._particle(auto, node, xsd_type.content, 1)
-            grammar.children = tuple(self._children)
-            if xsd_type.mixed:  # JAXB binds mixed content to one list: every child is an array
-                lists.update(self._children)
-        auto.edges[end].append(((EE, END_KEY), None, None))
-        if xsd_type.mixed:
-            for content_node in [node, *range(content_start, len(auto.edges))]:
-                auto.edges[content_node].append(((CH, CHARACTERS_KEY), UNTYPED, content_node))
-        grammar.states = self._determinize(auto, start, lists)
-
-    def _attribute_nodes(self, auto, node, xsd_type, grammar) -> int:
-        uses = []
-        for name, attribute in xsd_type.attributes.items():
-            if name is None or attribute.use == 'prohibited':
-                if name is None:
-                    raise ExiSchemaError(f'{grammar.name}: attribute wildcards are not supported')
-                continue
-            uses.append((split_qname(attribute.name), attribute))
-        uses.sort(key=lambda item: item[0])
-        grammar.attributes = tuple((local, attribute_key(local)) for (local, _), _ in uses)
-        for (local, _), attribute in uses:
-            nxt = auto.node()
-            auto.edges[node].append(((AT, attribute_key(local)),
-                                     (local, self._datatype(attribute.type)), nxt))
-            if attribute.use != 'required':
-                auto.eps[node].append(nxt)
-            node = nxt
-        return node
-
-    # -- content models ---------------------------------------------------------------------
-    def _particle(self, auto, node, particle, outer_max) -> int:
-        low = particle.min_occurs
-        high = particle.max_occurs
-        repeat = None if (high is None or outer_max is None) else high * outer_max
-        if self._counting and high is not None and high >= self.counted_from:
-            # Xerces checks this bound with a counter, so EXIficient's grammar loops instead.
-            low, high = min(low, 1), None
-        for _ in range(low):
-            node = self._term(auto, node, particle, repeat)
-        if high is None:
-            loop = auto.node()
-            auto.eps[node].append(loop)
-            back = self._term(auto, loop, particle, repeat)
-            auto.eps[back].append(loop)
-            return loop
-        if high == low:
-            return node
-        # Optional copies nest, (A (A (A)?)?)?, so each copy's skip edge goes to one exit and
-        # epsilon closures stay small even for maxOccurs = 1024.
-        exit_node = auto.node()
-        for _ in range(high - low):
-            auto.eps[node].append(exit_node)
-            node = self._term(auto, node, particle, repeat)
-        auto.eps[node].append(exit_node)
-        return exit_node
-
-    def _term(self, auto, node, particle, repeat) -> int:
-        kind = type(particle).__name__
-        if kind == 'XsdElement':
-            return self._element_term(auto, node, particle, repeat)
-        if kind == 'XsdAnyElement':
-            end = auto.node()
-            auto.edges[node].append(((SE_ANY, '*'), None, end))
-            return end
-        if particle.model == 'sequence':
-            for child in particle:
-                node = self._particle(auto, node, child, repeat)
-            return node
-        if particle.model == 'choice':
-            end = auto.node()
-            for child in particle:
-                branch = auto.node()
-                auto.eps[node].append(branch)
-                auto.eps[self._particle(auto, branch, child, repeat)].append(end)
-            return end
-        raise ExiSchemaError(f'model group {particle.model!r} is not supported')
-
-    def _element_term(self, auto, node, particle, repeat) -> int:
-        order = self._orders.setdefault(id(particle), len(self._orders))
-        end = auto.node()
-        for rank, member in enumerate(self._members(particle)):
-            local, _ = split_qname(member.name)
-            if local not in self._children:
-                self._children.append(local)
-            if repeat is None or repeat > 1:
-                self._lists.add(local)
-            auto.edges[node].append(((SE, local), (order, rank, member), end))
-        return end
-
-    def _members(self, particle) -> list:
-        """The element and its substitution group, sorted by name.
-
-        Abstract heads keep their place (and their event code), as EXIficient does.
-        """
-        head = particle.ref if getattr(particle, 'ref', None) is not None else particle
-        groups = self.schema.maps.substitution_groups
-        found = {}
-        stack = [head]
-        while stack:
-            element = stack.pop()
-            if element.name in found:
-                continue
-            found[element.name] = element
-            stack.extend(groups.get(element.name, ()))
-        members = list(found.values())
-        if len(members) == 1:
-            return [particle]
-        return sorted(members, key=lambda e: split_qname(e.name))
-
-    # -- determinization --------------------------------------------------------------------
-    def _determinize(self, auto, start, lists) -> list[State]:
-        first = auto.closure([start])
-        index = {first: 0}
-        order = [first]
-        states = [State()]
-        position = 0
-        while position < len(order):
-            nodes = order[position]
-            state = states[position]
-            position += 1
-            merged: dict = {}
-            for node in sorted(nodes):
-                for (kind, key), payload, target in auto.edges[node]:
-                    entry = merged.setdefault((kind, key), [kind, key, payload, set()])
-                    if target is not None:
-                        entry[3].add(target)
-            for kind, key, payload, targets in sorted(merged.values(), key=_code_order):
-                target_index = None
-                if kind != EE:
-                    closed = auto.closure(targets)
-                    if closed not in index:
-                        index[closed] = len(order)
-                        order.append(closed)
-                        states.append(State())
-                    target_index = index[closed]
-                state.productions.append(
-                    self._production(kind, key, payload, target_index, lists))
-        states[0].kind = FIRST_START_TAG
-        for state in states:
-            for production in state.productions:
-                if production.target is not None:
-                    if production.kind == AT and production.target != 0:
-                        states[production.target].kind = START_TAG
-                    production.target = states[production.target]
-        for state in states:
-            state.seal()
-        return states
-
-    def _production(self, kind, key, payload, target, lists) -> Production:
-        if kind == SE:
-            element = payload[2]
-            return Production(SE, key, key, target, grammar=self._grammar_shell(element.type),
-                              is_list=key in lists)
-        if kind == AT:
-            return Production(AT, payload[0], key, target, datatype=payload[1])
-        if kind == CH:
-            return Production(CH, VALUE_KEY, key, target, datatype=payload)
-        if kind == SE_ANY:
-            return Production(SE_ANY, '*', key, target)
-        return Production(EE, '', key, None)
+def _unrolled_forms(exact: State) -> tuple:
+    """The exact state after the last item of an unrolled repeat is as EXIficient writes it;
+    the loop form has the productions of the state one item earlier, another item refused."""
+    loop = [Production(BEYOND, p.name, p.key) if p.target is exact else exact.by_key[p.key]
+            for p in exact.loop_from.productions]
+    return exact, _decoding_state(exact.kind, loop), exact
 
 
-def _xerces_counts_repeats(group) -> bool:
-    """Whether Xerces builds this content model with counted repeating leaves.
-
-    Xerces (whose automata EXIficient turns into grammars) does so when the model, through
-    groups that occur exactly once, contains only elements and wildcards (any occurrence), or
-    repeated groups holding one element/wildcard that occurs once. A bounded maxOccurs > 1 in
-    such a model is then not part of the automaton: it is X* (minOccurs 0) or X+.
-    """
-    def compact(particle) -> bool:
-        if type(particle).__name__ != 'XsdGroup':
-            return True
-        if (particle.min_occurs, particle.max_occurs) != (1, 1):
-            children = list(particle)
-            if len(children) == 1:
-                only = children[0]
-                return (type(only).__name__ != 'XsdGroup'
-                        and (only.min_occurs, only.max_occurs) == (1, 1))
-            return not children
-        return all(compact(child) for child in particle)
-    return compact(group)
+def _counted_forms(loop_state: State) -> tuple:
+    """After the last item of a repeat the grammar loops over: in the loop form (as EXIficient
+    and libcbv2g write it) another item is refused; the exact form lists only what follows."""
+    def is_item(p):
+        return p.bound and p.target is loop_state
+    loop = _decoding_state(loop_state.kind, [Production(BEYOND, p.name, p.key) if is_item(p)
+                                             else p for p in loop_state.productions])
+    exact = _decoding_state(loop_state.kind, [p for p in loop_state.productions
+                                              if not is_item(p)])
+    return loop, loop, exact
 
 
-def _code_order(entry) -> tuple:
-    kind, key, payload, _ = entry
-    if kind == AT:
-        return (0, key[1:], '')
-    if kind == SE:
-        return (2, payload[0], payload[1])
-    if kind == SE_ANY:
-        return (3,)
-    if kind == EE:
-        return (4,)
-    return (5,)
-
-
-def _simple_states(datatype: Datatype) -> list[State]:
-    """Element of a simple type: CH then EE."""
-    start, end = State(FIRST_START_TAG), State()
-    start.productions.append(Production(CH, VALUE_KEY, CHARACTERS_KEY, end, datatype=datatype))
-    end.productions.append(Production(EE, '', END_KEY))
-    start.seal()
-    end.seal()
-    return [start, end]
+def _decoding_state(kind: int, productions: list) -> State:
+    """A state only the decoder walks: its productions keep the codes of the states the
+    encoder walks, and are decoded by their place here."""
+    state = State(kind)
+    state.productions = productions
+    state.width = len(productions).bit_length()
+    return state

@@ -1,11 +1,6 @@
-"""The XML schemas of each V2G namespace, read from the installed ``iso15118`` package."""
-from __future__ import annotations
-
-import os
-from functools import lru_cache
-
-from .errors import ExiError
-
+"""What shapes each namespace's grammars: its XSD (a path in the ``iso15118`` package's schema
+folder, read only by ``generate``), its fragment roots and where EXIficient loops over repeats.
+"""
 from .namespaces import (APP_PROTOCOL, DIN, ISO2, ISO20_AC, ISO20_ACDP, ISO20_COMMON,  # noqa: F401
                          ISO20_DC, ISO20_WPT, XMLDSIG)
 
@@ -34,7 +29,8 @@ FRAGMENT_ROOTS = {
 
 # EXIficient's precompiled grammars do not bound large repeats in content models that Xerces
 # builds with counting leaves: a repeat of maxOccurs >= this value is a loop (a 17th
-# SelectedService is still a first-level event in -2); smaller bounds are unrolled. The values
+# SelectedService still has a first-level event code in -2; the coder counts items to refuse
+# it); smaller bounds are unrolled. The values
 # differ per grammar and were found by the differential tests: -2 unrolls 2, 4, 6, 8 and loops
 # from 16 (16, 20, 1024 seen); -20 unrolls 3, 16, 20, 32 and loops at 1024; the AppProtocol
 # grammar unrolls 20 (its only bound).
@@ -42,20 +38,3 @@ _ISO20_COUNTED_FROM = 1024
 COUNTED_REPEATS_FROM = {ISO2: 16, ISO20_COMMON: _ISO20_COUNTED_FROM, ISO20_DC: _ISO20_COUNTED_FROM,
                         ISO20_AC: _ISO20_COUNTED_FROM, ISO20_ACDP: _ISO20_COUNTED_FROM,
                         ISO20_WPT: _ISO20_COUNTED_FROM}
-
-
-def schema_directory() -> str:
-    import iso15118.shared.schemas as schemas
-    return list(schemas.__path__)[0]
-
-
-@lru_cache(maxsize=None)
-def load_schema(namespace: str):
-    """The xmlschema schema set of a namespace (loaded once per process)."""
-    import xmlschema
-
-    try:
-        relative = SCHEMA_FILES[namespace]
-    except KeyError:
-        raise ExiError(f'unknown namespace {namespace!r}') from None
-    return xmlschema.XMLSchema10(os.path.join(schema_directory(), relative))

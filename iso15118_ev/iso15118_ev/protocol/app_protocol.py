@@ -51,4 +51,5 @@ async def negotiate(ctx: Context, offered: Sequence[str]) -> str:
     if not 1 <= schema_id <= len(offered):
         raise protocol_error(f'supportedAppProtocolRes: SchemaID {schema_id} was not offered '
                              f'(offered 1..{len(offered)})')
-    return offered[schema_id - 1]
+    ctx.protocol = offered[schema_id - 1]
+    return ctx.protocol

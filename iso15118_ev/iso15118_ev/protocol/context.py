@@ -82,6 +82,10 @@ class Observer(abc.ABC):
     def on_protocol(self, protocol: str) -> None: ...
 
     @abc.abstractmethod
+    def on_control_mode(self, mode: str) -> None:
+        """ISO 15118-20: 'scheduled' or 'dynamic', once the EV has selected it."""
+
+    @abc.abstractmethod
     def on_session_id(self, session_id: str) -> None: ...
 
     @abc.abstractmethod

@@ -55,6 +55,12 @@ def current_demand_req(model: EvModel, pv: PhysicalValue, stopping: bool = False
             'EVTargetVoltage': pv(dc.target_voltage, 'V')}
 
 
+def power_delivery_parameter(model: EvModel) -> dict:
+    """DC_EVPowerDeliveryParameter of a PowerDeliveryReq."""
+    return {'DC_EVStatus': dc_ev_status(model), 'BulkChargingComplete': False,
+            'ChargingComplete': model.charging_complete}
+
+
 def charger_values(body: Mapping) -> Dict[str, float]:
     """The charger's DC quantities in a response body (or its DC_EVSEChargeParameter)."""
     return {ours: read_physical(body[theirs]) for theirs, ours in CHARGER_DC_VALUES.items()
@@ -77,9 +83,11 @@ def dc_status(body: Mapping) -> Mapping:
 
 async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str,
                   values: Values = charger_values,
-                  status: Callable[[Mapping], Mapping] = dc_status) -> dict:
+                  status: Callable[[Mapping], Mapping] = dc_status,
+                  check: Callable[[Context, str, Mapping], object] = check_dc_status) -> dict:
     """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within `timer`.
 
+    `check` looks at the charger's status (`status` of a response, when it has one).
     Returns the last response: Finished, or whatever came when the EV or charger wanted to end.
     """
     deadline = ctx.deadline(timer)
@@ -87,7 +95,7 @@ async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str
         response = await ctx.request(name, build(), deadline, values)
         charger_status = status(response)
         if charger_status is not None:
-            check_dc_status(ctx, name[:-3] + 'Res', charger_status)
+            check(ctx, name[:-3] + 'Res', charger_status)
         if response['EVSEProcessing'] == 'Finished' or ctx.model.wants_to_end:
             return response
         await asyncio.sleep(ONGOING_REPEAT_S)

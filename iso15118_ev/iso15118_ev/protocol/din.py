@@ -98,13 +98,10 @@ def charging_profile(schedule: dict) -> dict:
 
 
 async def power_delivery(ctx: Context, ready: bool, schedule: dict | None = None) -> None:
-    model = ctx.model
     request = {'ReadyToChargeState': ready}
     if schedule is not None:
         request['ChargingProfile'] = charging_profile(schedule)
-    request['DC_EVPowerDeliveryParameter'] = {
-        'DC_EVStatus': dc.dc_ev_status(model), 'BulkChargingComplete': False,
-        'ChargingComplete': model.charging_complete}
+    request['DC_EVPowerDeliveryParameter'] = dc.power_delivery_parameter(ctx.model)
     response = await ctx.request('PowerDeliveryReq', request)
     status = need(response, 'DC_EVSEStatus', 'PowerDeliveryRes')
     if ready:

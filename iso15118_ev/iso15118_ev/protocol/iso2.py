@@ -1,6 +1,245 @@
-"""Placeholder until the protocol module lands."""
-from .context import Context, Outcome
+"""ISO 15118-2 AC and DC charging with external payment (EIM), EV side, in the order of the
+standard's message sequence:
+
+SessionSetup (a new session, or the paused one resumed), ServiceDiscovery, ServiceDetail (the
+SAE J2847/2 services, DC, when enabled and offered), PaymentServiceSelection, Authorization,
+ChargeParameterDiscovery, then
+- DC: CableCheck, PreCharge, PowerDelivery(Start), CurrentDemand loop, PowerDelivery(Stop),
+  WeldingDetection;
+- AC: PowerDelivery(Start), ChargingStatus loop, PowerDelivery(Stop);
+and SessionStop (Terminate, or Pause to resume later).
+
+The charger's EVSENotification ReNegotiation in the charge loop is answered with
+PowerDelivery(Renegotiate), ChargeParameterDiscovery and PowerDelivery(Start); the loop goes on.
+A stop or pause is orderly from pre-charge (DC) / PowerDelivery (AC) on; before that, the EV
+closes the connection.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Dict, Mapping, Optional
+
+from ..codec import namespaces as ns
+from ..vocabulary import ISO2
+from . import dc
+from .context import Context, Outcome, early_end, need, orderly_outcome, protocol_error
+from .envelopes import V2gMessageEnvelope
+from .values import physical_value, read_physical
+
+logger = logging.getLogger(__name__)
+
+ENVELOPE = V2gMessageEnvelope(ns.ISO2)
+NEW_SESSION_ID = '00'
+SAE_J2847_SERVICES = (28472, 28473)      # SAE J2847/2 V2H, V2G
+# ProfileEntry list: stay below the bound where EXI codecs disagree (24).
+MAX_PROFILE_ENTRIES = 23
+START, STOP, RENEGOTIATE = 'Start', 'Stop', 'Renegotiate'
+
+
+def pv(value: float, unit: str) -> dict:
+    return physical_value(value, unit)
 
 
 async def run(ctx: Context) -> Outcome:
-    raise NotImplementedError('iso2')
+    ctx.agreed(ISO2, ISO2, ENVELOPE)
+    model = ctx.model
+    await session_setup(ctx)
+    go_on(ctx, 'service discovery')
+    selected = await service_discovery(ctx)
+    go_on(ctx, 'payment service selection')
+    await payment_service_selection(ctx, selected)
+    go_on(ctx, 'authorization')
+    await dc.ongoing(ctx, 'AuthorizationReq', dict, 'ongoing')
+    go_on(ctx, 'charge parameter discovery')
+    schedule = await charge_parameter_discovery(ctx)
+    go_on(ctx, 'cable check' if model.mode.is_dc else 'power delivery')
+    ctx.observer.on_power_ready()
+    if model.mode.is_dc:
+        note = await dc_charging(ctx, schedule)
+    else:
+        await charge_loop(ctx, schedule)
+        note = ''
+    await ctx.request('SessionStopReq',
+                      {'ChargingSession': 'Pause' if model.pausing else 'Terminate'})
+    return orderly_outcome(model, note)
+
+
+def go_on(ctx: Context, before: str) -> None:
+    """Before the session can end in order, a stop or pause closes the connection."""
+    if ctx.model.wants_to_end:
+        raise early_end(ctx.model, before)
+
+
+async def session_setup(ctx: Context) -> None:
+    """A new session (SessionID 0), or the paused one: its SessionID in the header."""
+    resumed = ctx.model.resume_session_id
+    ctx.session_id = resumed or NEW_SESSION_ID
+    response = await ctx.request('SessionSetupReq', {'EVCCID': ctx.evcc_id.hex().upper()})
+    if resumed and response['ResponseCode'] != 'OK_OldSessionJoined':
+        logger.info('the charger did not resume session %s (%s): a new session starts',
+                    resumed, response['ResponseCode'])
+    ctx.set_session_id(ctx.last_session_id)
+
+
+async def service_discovery(ctx: Context) -> list:
+    """The services to select: the charge service and, DC with SAE J2847/2 enabled, those of
+    its services the charger offers (with the parameter set ServiceDetail describes)."""
+    model = ctx.model
+    response = await ctx.request('ServiceDiscoveryReq', {})
+    options = response['PaymentOptionList']['PaymentOption']
+    if 'ExternalPayment' not in options:
+        raise protocol_error(f'ServiceDiscoveryRes: PaymentOptionList {options} lacks '
+                             'ExternalPayment, the only payment this EV supports')
+    charge_service = response['ChargeService']
+    modes = charge_service['SupportedEnergyTransferMode']['EnergyTransferMode']
+    if model.mode.iso2_mode not in modes:
+        raise protocol_error(f'ServiceDiscoveryRes: SupportedEnergyTransferMode {modes} lacks '
+                             f'{model.mode.iso2_mode}')
+    selected = [{'ServiceID': charge_service['ServiceID']}]
+    if model.sae_j2847_enabled and model.mode.is_dc:
+        offered = {s['ServiceID'] for s in response.get('ServiceList', {}).get('Service', ())}
+        for service_id in SAE_J2847_SERVICES:
+            if service_id in offered:
+                selected.append(await service_detail(ctx, service_id))
+    return selected
+
+
+async def service_detail(ctx: Context, service_id: int) -> dict:
+    """SelectedService: the service with the first parameter set the charger describes."""
+    response = await ctx.request('ServiceDetailReq', {'ServiceID': service_id})
+    parameter_sets = response.get('ServiceParameterList', {}).get('ParameterSet', ())
+    if not parameter_sets:
+        return {'ServiceID': service_id}
+    return {'ServiceID': service_id, 'ParameterSetID': parameter_sets[0]['ParameterSetID']}
+
+
+async def payment_service_selection(ctx: Context, selected: list) -> None:
+    await ctx.request('PaymentServiceSelectionReq', {
+        'SelectedPaymentOption': 'ExternalPayment',
+        'SelectedServiceList': {'SelectedService': selected}})
+    ctx.observer.on_services_selected(tuple(s['ServiceID'] for s in selected))
+
+
+async def charge_parameter_discovery(ctx: Context) -> Optional[dict]:
+    """The first SA schedule tuple the charger offers; None if the session should end before
+    the charger finished."""
+    model = ctx.model
+    kind = 'DC' if model.mode.is_dc else 'AC'
+
+    def charger_parameter(body: Mapping) -> Mapping:
+        return need(body, f'{kind}_EVSEChargeParameter', 'ChargeParameterDiscoveryRes')
+
+    response = await dc.ongoing(ctx, 'ChargeParameterDiscoveryReq', lambda: {
+        'RequestedEnergyTransferMode': model.mode.iso2_mode,
+        f'{kind}_EVChargeParameter': ev_charge_parameter(model)}, 'ongoing',
+        values=lambda r: charger_values(charger_parameter(r)),
+        status=lambda r: charger_parameter(r)[f'{kind}_EVSEStatus'], check=check_status)
+    if response['EVSEProcessing'] != 'Finished':
+        return None
+    schedules = need(response, 'SAScheduleList', 'ChargeParameterDiscoveryRes')
+    return schedules['SAScheduleTuple'][0]
+
+
+def ev_charge_parameter(model) -> dict:
+    departure = model.departure_time_s()
+    out = {} if departure is None else {'DepartureTime': departure}
+    if model.mode.is_dc:
+        return {**out, **dc.dc_charge_parameter(model, pv)}
+    ac = model.ac
+    return {**out, 'EAmount': pv(model.energy_request_wh(), 'Wh'),
+            'EVMaxVoltage': pv(ac.max_voltage, 'V'), 'EVMaxCurrent': pv(ac.max_current, 'A'),
+            'EVMinCurrent': pv(ac.min_current, 'A')}
+
+
+def charger_values(body: Mapping) -> Dict[str, float]:
+    """The charger's DC quantities and AC maximum current in a response body (or parameter)."""
+    values = dc.charger_values(body)
+    if 'EVSEMaxCurrent' in body:
+        values['ac_evse_max_current'] = read_physical(body['EVSEMaxCurrent'])
+    return values
+
+
+def check_status(ctx: Context, name: str, status: Mapping) -> str:
+    """The charger's EVSENotification; a stop (DC: or a shutdown status) is told to the EV."""
+    if 'EVSEStatusCode' in status:
+        dc.check_dc_status(ctx, name, status)
+    elif status['EVSENotification'] == 'StopCharging':
+        ctx.charger_stops(f'{name}: EVSENotification StopCharging')
+    return status['EVSENotification']
+
+
+def charging_profile(schedule: dict) -> dict:
+    """The charger's PMax schedule, echoed as the EV's profile; beyond the entries the EV
+    sends, the last one holds the lowest PMax of the rest."""
+    entries = schedule['PMaxSchedule']['PMaxScheduleEntry']
+    head, tail = entries[:MAX_PROFILE_ENTRIES - 1], entries[MAX_PROFILE_ENTRIES - 1:]
+    profile = [(entry, entry['PMax']) for entry in head]
+    if tail:
+        profile.append((tail[0], min((e['PMax'] for e in tail), key=read_physical)))
+    return {'ProfileEntry': [
+        {'ChargingProfileEntryStart': start_of(entry), 'ChargingProfileEntryMaxPower': pmax}
+        for entry, pmax in profile]}
+
+
+def start_of(entry: Mapping) -> int:
+    return need(entry, 'RelativeTimeInterval', 'PMaxScheduleEntry')['start']
+
+
+async def dc_charging(ctx: Context, schedule: dict) -> str:
+    """CableCheck, PreCharge, the charge loop, WeldingDetection; a note for the outcome."""
+    if not await dc.cable_check(ctx, strict_isolation=True):
+        raise early_end(ctx.model, 'pre-charge')
+    if not await dc.pre_charge(ctx, pv):
+        await power_delivery(ctx, STOP, schedule)
+        return ''
+    await charge_loop(ctx, schedule)
+    return await dc.welding_detection(ctx)
+
+
+async def power_delivery(ctx: Context, progress: str, schedule: dict) -> None:
+    model = ctx.model
+    request = {'ChargeProgress': progress, 'SAScheduleTupleID': schedule['SAScheduleTupleID']}
+    if progress == START:
+        request['ChargingProfile'] = charging_profile(schedule)
+    if model.mode.is_dc:
+        request['DC_EVPowerDeliveryParameter'] = dc.power_delivery_parameter(model)
+    response = await ctx.request('PowerDeliveryReq', request)
+    kind = 'DC' if model.mode.is_dc else 'AC'
+    status = need(response, f'{kind}_EVSEStatus', 'PowerDeliveryRes')
+    if progress == START:
+        check_status(ctx, 'PowerDeliveryRes', status)
+
+
+async def charge_loop(ctx: Context, schedule: dict) -> None:
+    """PowerDelivery(Start), the charge loop until the session should end, PowerDelivery(Stop).
+
+    The next request goes out as soon as a response is read: the charger paces the loop.
+    """
+    model = ctx.model
+    await power_delivery(ctx, START, schedule)
+    receipt_noted = False
+    while not model.wants_to_end:
+        if model.mode.is_dc:
+            response = await ctx.request('CurrentDemandReq', dc.current_demand_req(model, pv),
+                                         values=charger_values)
+            note = check_status(ctx, 'CurrentDemandRes', response['DC_EVSEStatus'])
+        else:
+            response = await ctx.request('ChargingStatusReq', {}, values=charger_values)
+            note = check_status(ctx, 'ChargingStatusRes', response['AC_EVSEStatus'])
+        if response.get('ReceiptRequired') and not receipt_noted:
+            receipt_noted = True
+            logger.info('the charger sets ReceiptRequired; MeteringReceipt is Plug & Charge '
+                        'only: with external payment the EV goes on without one')
+        if note == 'ReNegotiation' and not model.wants_to_end:
+            schedule = await renegotiate(ctx, schedule)
+    await power_delivery(ctx, STOP, schedule)
+
+
+async def renegotiate(ctx: Context, schedule: dict) -> dict:
+    """The charger asked for new charge parameters: the schedule in force afterwards."""
+    logger.info('the charger asks to renegotiate the schedule')
+    await power_delivery(ctx, RENEGOTIATE, schedule)
+    schedule = await charge_parameter_discovery(ctx) or schedule
+    if not ctx.model.wants_to_end:
+        await power_delivery(ctx, START, schedule)
+    return schedule

@@ -53,7 +53,9 @@ GROUP_PREFIX = {HANDSHAKE: 'handshake', DIN: 'din', ISO2: 'iso2', ISO20: 'iso20'
 
 
 def snake_case(name: str) -> str:
-    """'DC_ChargeLoopReq' -> 'dc_charge_loop_req' (parameter names)."""
+    """'DC_ChargeLoopReq' -> 'dc_charge_loop_req' (parameter names); 'cable_check' stays."""
+    if name.islower():
+        return name
     name = name.replace('_', '')
     return re.sub(r'(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])', '_', name).lower()
 

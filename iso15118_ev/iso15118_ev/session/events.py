@@ -73,6 +73,7 @@ class SessionSnapshot:
 
     phase: Phase = Phase.IDLE
     protocol: str = ''
+    control_mode: str = ''              # ISO 15118-20: scheduled or dynamic
     energy_transfer_mode: str = ''
     session_id: str = ''
     tls: bool = False

@@ -18,7 +18,7 @@ class EvSettings:
     plc_interface: str = 'auto'
     protocols: Tuple[str, ...] = ALL_PROTOCOLS      # priority order, highest first
     iso20_services: Tuple[str, ...] = ISO20_SERVICES
-    iso20_control_mode: str = 'auto'                # auto: dynamic if offered, else scheduled
+    iso20_control_mode: str = 'auto'                # auto: Scheduled if offered, else Dynamic
     use_tls: bool = False
     enforce_tls: bool = False
     pki_path: str = ''                  # folder with the V2G root (and vehicle) certificates

@@ -78,6 +78,9 @@ class SessionTracker(Observer):
     def on_protocol(self, protocol: str) -> None:
         self._update(protocol=protocol)
 
+    def on_control_mode(self, mode: str) -> None:
+        self._update(control_mode=mode)
+
     def on_session_id(self, session_id: str) -> None:
         self._update(session_id=session_id)
 

@@ -20,6 +20,23 @@ class TlsFailure(Exception):
     """The TLS handshake failed, e.g. the charger's certificate is not trusted."""
 
 
+async def _open(secc: SeccAddress, context: Optional[ssl.SSLContext]):
+    """Connect to the numeric address SDP gave, with its interface scope: no name lookup (which
+    asyncio would run in a thread pool)."""
+    address, _, scope = secc.host.partition('%')
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await asyncio.get_running_loop().sock_connect(
+            sock, (address, secc.port, 0, socket.if_nametoindex(scope) if scope else 0))
+        return await asyncio.open_connection(
+            sock=sock, ssl=context, server_hostname='' if context is not None else None)
+    except BaseException:
+        sock.close()
+        raise
+
+
 class Connection:
     """One V2G connection: send a frame, receive exactly one frame."""
 
@@ -34,18 +51,16 @@ class Connection:
                    timeout: float = CONNECT_TIMEOUT_S,
                    max_payload: int = MAX_PAYLOAD_LENGTH) -> 'Connection':
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                host=secc.host, port=secc.port, family=socket.AF_INET6, ssl=context,
-                server_hostname='' if context is not None else None), timeout)
+            reader, writer = await asyncio.wait_for(_open(secc, context), timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise TlsFailure(f"the charger's certificate chain does not verify against the "
+                             f"trusted V2G root(s): {exc.verify_message}") from None
         except ssl.SSLError as exc:
             raise TlsFailure(f'TLS handshake with [{secc.host}]:{secc.port} failed: '
                              f'{exc.reason or exc}') from None
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectionLost(f'could not connect to the charger at [{secc.host}]:'
                                  f'{secc.port}: {exc!r}') from None
-        sock = writer.get_extra_info('socket')
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer, max_payload)
 
     @property

@@ -23,6 +23,14 @@ SAFE_VOLTAGE_V = 60.0
 # Full and bulk state of charge the EV announces (percent).
 FULL_SOC = 100
 BULK_SOC = 80
+# ISO 15118-20 AC power limits are reckoned at this nominal line-to-neutral voltage (IEC 60038).
+AC_PHASE_VOLTAGE_V = 230.0
+# The lowest DC voltage the EV accepts (a battery's lower bound), or its target if that is lower.
+DC_MIN_VOLTAGE_V = 150.0
+# Without a departure time from start_charging, the EV announces the time its maximum energy
+# request takes at its maximum power, but at least this (s).
+MIN_DEPARTURE_TIME_S = 900
+MAX_DEPARTURE_TIME_S = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -113,3 +121,88 @@ class EvModel:
             return
         delta = 100.0 * power_w * seconds / 3600.0 / self.dc.energy_capacity
         self.soc_percent = min(100.0, max(0.0, self.soc_percent + delta))
+
+    # --- ISO 15118-20: SOC, energy requests, departure time ----------------------------------
+    @property
+    def bidirectional(self) -> bool:
+        """The session's energy mode can discharge the battery (DC_BPT, AC_BPT)."""
+        return self.mode is not None and self.mode.bidirectional
+
+    def energy_to_soc_wh(self, soc: float) -> float:
+        """Energy from the present state of charge to `soc` (negative: below the present)."""
+        return (soc - self.soc_percent) / 100.0 * self.dc.energy_capacity
+
+    def target_soc(self) -> int:
+        """Where charging ends: the SOC that start_charging's EAmount reaches, else full."""
+        if self.request is None or self.request.e_amount_kwh is None \
+                or self.dc.energy_capacity <= 0:
+            return FULL_SOC
+        reached = self.soc_percent + 100.0 * self.request.e_amount_kwh * 1000.0 \
+            / self.dc.energy_capacity
+        return int(min(FULL_SOC, reached))
+
+    def minimum_soc(self) -> int:
+        """The SOC a bidirectional EV keeps (discharging stops there); 0 for one that only
+        charges."""
+        return int(self.bpt.discharge_minimal_soc) if self.bidirectional else 0
+
+    def target_energy_request_wh(self) -> float:
+        """EVTargetEnergyRequest: the energy the EV wants (energy_request_wh)."""
+        return self.energy_request_wh()
+
+    def maximum_energy_request_wh(self) -> float:
+        """EVMaximumEnergyRequest: up to a full battery, never below the target."""
+        return max(self.energy_to_soc_wh(FULL_SOC), self.target_energy_request_wh())
+
+    def minimum_energy_request_wh(self) -> float:
+        """EVMinimumEnergyRequest: to the minimum SOC; negative when a bidirectional EV is
+        above it (it could give that much), never above the target."""
+        needed = self.energy_to_soc_wh(self.minimum_soc())
+        if not self.bidirectional:
+            needed = max(needed, 0.0)
+        return min(needed, self.target_energy_request_wh())
+
+    def iso20_departure_time_s(self) -> int:
+        """Seconds until departure: start_charging's, else what the maximum energy request
+        takes at the EV's maximum charge power (at least MIN_DEPARTURE_TIME_S)."""
+        given = self.departure_time_s()
+        if given is not None:
+            return int(given)
+        power = self.dc.max_power_limit if self.mode is None or self.mode.is_dc \
+            else self.ac_max_charge_power()
+        seconds = self.maximum_energy_request_wh() / power * 3600.0 if power > 0 else 0.0
+        return int(min(max(math.ceil(seconds), MIN_DEPARTURE_TIME_S), MAX_DEPARTURE_TIME_S))
+
+    # --- ISO 15118-20: limits (discharge values are negative) --------------------------------
+    def dc_min_voltage(self) -> float:
+        return min(DC_MIN_VOLTAGE_V, self.dc.target_voltage)
+
+    def max_discharge_current(self) -> float:
+        """DC: the most current the EV gives, negative (model.bpt's magnitude)."""
+        return -self.bpt.discharge_max_current_limit
+
+    def max_discharge_power(self) -> float:
+        """The most power the EV gives (DC and AC), negative (model.bpt's magnitude)."""
+        return -self.bpt.discharge_max_power_limit
+
+    def signed_target_current(self) -> float:
+        """DC current the EV asks for, negative while it discharges: a bidirectional EV with a
+        discharge target gives up to its discharge current limit once pre-charged, until it
+        reaches its minimum SOC; otherwise it charges (request_current)."""
+        bpt = self.bpt
+        if self.bidirectional and self.pre_charged and bpt.discharge_target_current > 0 \
+                and self.soc_percent > bpt.discharge_minimal_soc:
+            return -min(bpt.discharge_target_current, bpt.discharge_max_current_limit)
+        return self.request_current()
+
+    def ac_phase_count(self) -> int:
+        if self.mode is not None and self.mode.name == 'AC_single_phase_core':
+            return 1
+        return self.ac.phases
+
+    def ac_max_charge_power(self) -> float:
+        """AC: the on-board charger's maximum, all phases together (W)."""
+        return self.ac_phase_count() * self.ac.max_current * AC_PHASE_VOLTAGE_V
+
+    def ac_min_charge_power(self) -> float:
+        return self.ac_phase_count() * self.ac.min_current * AC_PHASE_VOLTAGE_V

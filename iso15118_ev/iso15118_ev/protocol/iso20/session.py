@@ -1,0 +1,162 @@
+"""ISO 15118-20 charging with EIM, EV side, in the order of the standard's message sequence
+(8.8, Figures for DC and AC):
+
+SessionSetup (a new session, or the paused one resumed), AuthorizationSetup, Authorization,
+ServiceDiscovery, ServiceDetail (the energy service), ServiceSelection (the parameter set of
+the control mode: Scheduled or Dynamic), DC_/AC_ChargeParameterDiscovery, ScheduleExchange,
+then
+- DC: DC_CableCheck, DC_PreCharge, PowerDelivery(Start), DC_ChargeLoop, PowerDelivery(Stop),
+  DC_WeldingDetection;
+- AC: PowerDelivery(Start), AC_ChargeLoop, PowerDelivery(Stop);
+and SessionStop (Terminate, or Pause to resume later).
+
+A stop or pause (the EV's, the charger's Terminate or Pause notification, GoToPause, a WARNING
+in AuthorizationRes) is orderly wherever it comes after SessionSetup: power off if it was on
+(DC: from pre-charge on, with welding detection, also before a pause), then SessionStop (at the
+earliest after AuthorizationSetup). The charger's ScheduleRenegotiation notification is answered
+with PowerDelivery(ScheduleRenegotiation), ScheduleExchange and PowerDelivery(Start); the loop
+goes on. Its other notifications are logged (see common.charger_notification).
+"""
+from __future__ import annotations
+
+import re
+
+from ...vocabulary import ISO20
+from ..context import Context, Outcome, orderly_outcome, protocol_error
+from ..envelopes import Iso20Envelope
+from . import ac, dc, schedules, services
+from .common import Iso20Session, charger_notification, log_warning, logger, ongoing
+
+ENVELOPE = Iso20Envelope()
+NEW_SESSION_ID = '00' * 8            # a new session: SessionID of 8 zero bytes
+START, STOP, RENEGOTIATE = 'Start', 'Stop', 'ScheduleRenegotiation'
+
+
+async def run(ctx: Context) -> Outcome:
+    model = ctx.model
+    s = Iso20Session(ctx.protocol, model.mode.iso20_service)
+    ctx.agreed(s.protocol, ISO20, ENVELOPE)
+    await session_setup(ctx)
+    if await prepare(ctx, s):
+        await charge(ctx, s)
+    note = await power_off(ctx, s) if s.power_started or s.pre_charge_started else ''
+    await ctx.request('SessionStopReq',
+                      {'ChargingSession': 'Pause' if model.pausing else 'Terminate'})
+    return orderly_outcome(model, note)
+
+
+async def prepare(ctx: Context, s: Iso20Session) -> bool:
+    """Authorization to pre-charge: True when power can be delivered; False as soon as the EV
+    or the charger wants to end.
+
+    AuthorizationSetup goes out even when the EV wants to end right after SessionSetup: the
+    iso15118 package's charger answers a SessionStopReq before it with FAILED_SequenceError;
+    after it, that charger and EVerest's libiso15118 both take a SessionStopReq."""
+    await authorization_setup(ctx, s)
+    steps = [authorization, service_discovery, service_detail, service_selection,
+             dc.charge_parameter_discovery if s.is_dc else ac.charge_parameter_discovery,
+             schedules.schedule_exchange]
+    if s.is_dc:
+        steps += [dc.cable_check, dc.pre_charge]
+    for step in steps:
+        if ctx.model.wants_to_end:
+            return False
+        await step(ctx, s)
+    return not ctx.model.wants_to_end
+
+
+async def session_setup(ctx: Context) -> None:
+    """A new session (SessionID 0), or the paused one: its SessionID in the header."""
+    resumed = ctx.model.resume_session_id
+    if resumed and not re.fullmatch(r'[0-9A-Fa-f]{16}', resumed):
+        resumed = None
+    ctx.session_id = resumed or NEW_SESSION_ID
+    response = await ctx.request('SessionSetupReq', {'EVCCID': ctx.evcc_id.hex().upper()})
+    if resumed and response['ResponseCode'] != 'OK_OldSessionJoined':
+        logger.info('the charger did not resume session %s (%s): a new session starts',
+                    resumed, response['ResponseCode'])
+    ctx.set_session_id(ctx.last_session_id)
+
+
+async def authorization_setup(ctx: Context, s: Iso20Session) -> None:
+    response = await ctx.request('AuthorizationSetupReq', {})
+    offered = response['AuthorizationServices']
+    offered = [offered] if isinstance(offered, str) else offered
+    if 'EIM' not in offered:
+        raise protocol_error(
+            f'AuthorizationSetupRes: AuthorizationServices {offered} lack EIM, the only '
+            'authorization this EV supports')
+
+
+async def authorization(ctx: Context, s: Iso20Session) -> None:
+    """EIM, repeated while the charger waits for the customer; a WARNING response code (e.g.
+    WARNING_EIMAuthorizationFailure) is the charger refusing: the session ends in order."""
+    def check(response):
+        code = log_warning(s, 'AuthorizationRes', response)
+        if code is not None:
+            ctx.charger_stops(f'AuthorizationRes: ResponseCode {code}')
+
+    await ongoing(ctx, 'AuthorizationReq', lambda: {
+        'SelectedAuthorizationService': 'EIM', 'EIM_AReqAuthorizationMode': {}}, 'ongoing',
+        check=check)
+
+
+async def service_discovery(ctx: Context, s: Iso20Session) -> None:
+    response = await ctx.request('ServiceDiscoveryReq', {})
+    s.service_id = services.energy_service_id(response, s.service)
+
+
+async def service_detail(ctx: Context, s: Iso20Session) -> None:
+    response = await ctx.request('ServiceDetailReq', {'ServiceID': s.service_id})
+    s.parameter_set_id, s.control_mode = services.choose_parameter_set(
+        response, ctx.iso20_control_mode, ctx.model, s.service)
+
+
+async def service_selection(ctx: Context, s: Iso20Session) -> None:
+    await ctx.request('ServiceSelectionReq', {'SelectedEnergyTransferService': {
+        'ServiceID': s.service_id, 'ParameterSetID': s.parameter_set_id}})
+    ctx.observer.on_services_selected((s.service_id,))
+    ctx.observer.on_control_mode(s.control_mode.lower())
+
+
+async def charge(ctx: Context, s: Iso20Session) -> None:
+    """PowerDelivery(Start), then the charge loop until the session should end; each request
+    goes out as soon as the response before it is read (the charger paces the loop)."""
+    model = ctx.model
+    await power_delivery(ctx, s, START)
+    s.power_started = True
+    loop = dc.charge_loop if s.is_dc else ac.charge_loop
+    name = 'DC_ChargeLoopRes' if s.is_dc else 'AC_ChargeLoopRes'
+    while not model.wants_to_end:
+        response = await loop(ctx, s)
+        log_warning(s, name, response)
+        if charger_notification(ctx, s, name, response) == RENEGOTIATE \
+                and not model.wants_to_end:
+            await renegotiate(ctx, s)
+
+
+async def renegotiate(ctx: Context, s: Iso20Session) -> None:
+    """The charger asked for a new schedule: PowerDelivery(ScheduleRenegotiation),
+    ScheduleExchange, PowerDelivery(Start)."""
+    logger.info('the charger asks to renegotiate the schedule')
+    await power_delivery(ctx, s, RENEGOTIATE)
+    if not ctx.model.wants_to_end:
+        await schedules.schedule_exchange(ctx, s)
+    if not ctx.model.wants_to_end:
+        await power_delivery(ctx, s, START)
+
+
+async def power_delivery(ctx: Context, s: Iso20Session, progress: str) -> None:
+    request = {'EVProcessing': 'Finished', 'ChargeProgress': progress}
+    if progress == START:
+        request['EVPowerProfile'] = schedules.power_profile(ctx.model, s)
+    response = await ctx.request('PowerDeliveryReq', request)
+    log_warning(s, 'PowerDeliveryRes', response)
+    if progress != STOP:
+        charger_notification(ctx, s, 'PowerDeliveryRes', response)
+
+
+async def power_off(ctx: Context, s: Iso20Session) -> str:
+    """PowerDelivery(Stop) and, DC, welding detection: a note for the outcome."""
+    await power_delivery(ctx, s, STOP)
+    return await dc.welding_detection(ctx) if s.is_dc else ''

@@ -1,0 +1,29 @@
+"""The library's vocabulary and the interface's constants stay in step, both ways."""
+from __future__ import annotations
+
+import pytest
+
+from iso15118_ev.vehicle.energy_modes import NOT_SERVED, SERVED
+from iso15118_ev.vocabulary import EndReason, Fault, Phase
+from iso15118_ev_msgs.msg import SessionFinished, SessionState
+from iso15118_ev_msgs.srv import SetFault, StartCharging
+
+
+def constants(kind, prefix):
+    return {name[len(prefix):]: getattr(kind, name) for name in dir(kind)
+            if name.startswith(prefix) and name.isupper()}
+
+
+@pytest.mark.parametrize('enum, kind, prefix', [
+    (Phase, SessionState, 'PHASE_'),
+    (EndReason, SessionFinished, 'REASON_'),
+    (Fault, SetFault.Request, 'FAULT_'),
+])
+def test_enum_matches_message_constants(enum, kind, prefix):
+    assert constants(kind, prefix) == {member.name: member.value for member in enum}
+
+
+def test_energy_transfer_modes_match_the_service_constants():
+    declared = {value for name, value in constants(StartCharging.Request, '').items()
+                if isinstance(value, str) and not name.startswith('PAYMENT_OPTION_')}
+    assert declared == set(SERVED) | set(NOT_SERVED)
