@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 # A V2GTP frame that carries no valid EXI message (FAULT_SEND_INVALID_MESSAGE).
 INVALID_EXI = bytes([0xDE, 0xAD, 0xBE, 0xEF])
+# Repeats of a request the charger answered with EVSEProcessing=Ongoing* are this far apart.
+ONGOING_REPEAT_S = 0.1
+Values = Callable[[dict], Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class Context:
 
     # --- the exchange ------------------------------------------------------------------------
     async def request(self, name: str, body: dict, deadline: Optional['Deadline'] = None,
-                      values: Optional[Callable[[dict], Mapping[str, float]]] = None) -> dict:
+                      values: Optional[Values] = None) -> dict:
         """Send request `name` and return the body of its response (`name` with Res).
 
         With a running sequence timer (`deadline`), the EV waits no longer than it has left.
@@ -167,6 +170,39 @@ class Context:
         await self.connection.send(payload_type, payload)
         response = self._read(expected, await self._receive(expected, timeout, deadline))
         self.observer.on_response(expected, values(response) if values is not None else {})
+        return response
+
+    async def repeat_while_ongoing(self, name: str, build: Callable[[], dict], timer: str,
+                                   values: Optional[Values] = None,
+                                   check: Optional[Callable[[dict], object]] = None) -> dict:
+        """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within the
+        sequence timer `timer`; `check` sees every response.
+
+        Returns the last response: Finished, or whatever came when the EV or the charger
+        wanted to end.
+        """
+        deadline = self.deadline(timer)
+        while True:
+            response = await self.request(name, build(), deadline, values)
+            if check is not None:
+                check(response)
+            if response['EVSEProcessing'] == 'Finished' or self.model.wants_to_end:
+                return response
+            await asyncio.sleep(ONGOING_REPEAT_S)
+
+    async def set_up_session(self, new_session_id: str, evcc_id: str, resumable: bool = True,
+                             fixed_length: bool = False) -> dict:
+        """SessionSetup of a new session, or of the paused one: its SessionID in the header,
+        where the protocol resumes and (`fixed_length`: ISO 15118-20's 8 bytes) the ID fits."""
+        resumed = self.model.resume_session_id if resumable else None
+        if resumed and fixed_length and len(resumed) != len(new_session_id):
+            resumed = None
+        self.session_id = resumed or new_session_id
+        response = await self.request('SessionSetupReq', {'EVCCID': evcc_id})
+        if resumed and response['ResponseCode'] != 'OK_OldSessionJoined':
+            logger.info('the charger did not resume session %s (%s): a new session starts',
+                        resumed, response['ResponseCode'])
+        self.set_session_id(self.last_session_id)
         return response
 
     async def _receive(self, expected: str, timeout: float, deadline) -> dict:

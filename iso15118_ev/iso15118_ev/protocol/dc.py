@@ -7,11 +7,9 @@ import asyncio
 from typing import Callable, Dict, Mapping
 
 from ..vehicle.model import BULK_SOC, FULL_SOC, SAFE_VOLTAGE_V, EvModel
-from .context import Context, protocol_error
+from .context import ONGOING_REPEAT_S, Context, protocol_error
 from .values import read_physical
 
-# Repeats of a request the charger answered with EVSEProcessing=Ongoing are this far apart.
-ONGOING_REPEAT_S = 0.1
 # Charger values the node reports: schema element name -> our name.
 CHARGER_DC_VALUES = {
     'EVSEPresentVoltage': 'evse_present_voltage',
@@ -85,20 +83,13 @@ async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str
                   values: Values = charger_values,
                   status: Callable[[Mapping], Mapping] = dc_status,
                   check: Callable[[Context, str, Mapping], object] = check_dc_status) -> dict:
-    """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within `timer`.
-
-    `check` looks at the charger's status (`status` of a response, when it has one).
-    Returns the last response: Finished, or whatever came when the EV or charger wanted to end.
-    """
-    deadline = ctx.deadline(timer)
-    while True:
-        response = await ctx.request(name, build(), deadline, values)
+    """`Context.repeat_while_ongoing`, with `check` on the charger's status (`status` of a
+    response, when it has one): by default DC_EVSEStatus, whose stop requests are heeded."""
+    def check_status(response):
         charger_status = status(response)
         if charger_status is not None:
             check(ctx, name[:-3] + 'Res', charger_status)
-        if response['EVSEProcessing'] == 'Finished' or ctx.model.wants_to_end:
-            return response
-        await asyncio.sleep(ONGOING_REPEAT_S)
+    return await ctx.repeat_while_ongoing(name, build, timer, values, check_status)
 
 
 async def cable_check(ctx: Context, strict_isolation: bool) -> bool:

@@ -28,8 +28,7 @@ def pv(value: float, unit: str) -> dict:
 
 async def run(ctx: Context) -> Outcome:
     ctx.agreed(DIN, DIN, ENVELOPE)
-    ctx.session_id = NEW_SESSION_ID
-    await session_setup(ctx)
+    await ctx.set_up_session(NEW_SESSION_ID, ctx.evcc_id.hex().upper(), resumable=False)
     service_id = await service_discovery(ctx)
     await service_payment_selection(ctx, service_id)
     await dc.ongoing(ctx, 'ContractAuthenticationReq', dict, 'ongoing')
@@ -46,11 +45,6 @@ async def run(ctx: Context) -> Outcome:
         note = ''
     await ctx.request('SessionStopReq', {})
     return orderly_outcome(ctx.model, note)
-
-
-async def session_setup(ctx: Context) -> None:
-    await ctx.request('SessionSetupReq', {'EVCCID': ctx.evcc_id.hex().upper()})
-    ctx.set_session_id(ctx.last_session_id)
 
 
 async def service_discovery(ctx: Context) -> int:

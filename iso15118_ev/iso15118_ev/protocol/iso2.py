@@ -43,7 +43,7 @@ def pv(value: float, unit: str) -> dict:
 async def run(ctx: Context) -> Outcome:
     ctx.agreed(ISO2, ISO2, ENVELOPE)
     model = ctx.model
-    await session_setup(ctx)
+    await ctx.set_up_session(NEW_SESSION_ID, ctx.evcc_id.hex().upper())
     go_on(ctx, 'service discovery')
     selected = await service_discovery(ctx)
     go_on(ctx, 'payment service selection')
@@ -68,17 +68,6 @@ def go_on(ctx: Context, before: str) -> None:
     """Before the session can end in order, a stop or pause closes the connection."""
     if ctx.model.wants_to_end:
         raise early_end(ctx.model, before)
-
-
-async def session_setup(ctx: Context) -> None:
-    """A new session (SessionID 0), or the paused one: its SessionID in the header."""
-    resumed = ctx.model.resume_session_id
-    ctx.session_id = resumed or NEW_SESSION_ID
-    response = await ctx.request('SessionSetupReq', {'EVCCID': ctx.evcc_id.hex().upper()})
-    if resumed and response['ResponseCode'] != 'OK_OldSessionJoined':
-        logger.info('the charger did not resume session %s (%s): a new session starts',
-                    resumed, response['ResponseCode'])
-    ctx.set_session_id(ctx.last_session_id)
 
 
 async def service_discovery(ctx: Context) -> list:

@@ -86,7 +86,8 @@ class Connection:
         except asyncio.IncompleteReadError as exc:
             got = len(exc.partial)
             raise ConnectionLost('the charger closed the connection'
-                                 + (f' in the middle of a message ({got} bytes)' if got else '')
+                                 + (f' in the middle of a message ({got} of {exc.expected} '
+                                    'bytes)' if got else '')
                                  ) from None
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f'receiving failed: {exc!r}') from None

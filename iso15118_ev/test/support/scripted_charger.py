@@ -4,7 +4,8 @@ against it; only the charger's decisions are scripted).
 
 A handler gets (request name, request body) and returns what the charger does:
 - a dict: the response body (the harness wraps it in the protocol's envelope and session ID);
-- `Raw(bytes)`: these bytes are written as they are (framing tests);
+- `Raw(bytes, segment=0, close=False)`: these bytes are written as they are (framing tests),
+  in TCP segments of `segment` bytes if given, and then the connection closed if `close`;
 - `Silent()`: no answer, the connection stays open;
 - `Close()`: the charger closes the connection.
 """
@@ -36,6 +37,8 @@ PAYLOAD_NAMESPACES = {PayloadType.ISO20_MAIN: ns.ISO20_COMMON, PayloadType.ISO20
 @dataclass(frozen=True)
 class Raw:
     data: bytes
+    segment: int = 0
+    close: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,9 @@ class ScriptedCharger:
                 if isinstance(action, Silent):
                     continue
                 if isinstance(action, Raw):
-                    writer.write(action.data)
+                    await self._write_raw(writer, action)
+                    if action.close:
+                        break
                 else:
                     writer.write(self._response(name, action, agreed, payload_type))
                 await writer.drain()
@@ -95,6 +100,19 @@ class ScriptedCharger:
             pass
         finally:
             writer.close()
+
+    @staticmethod
+    async def _write_raw(writer, raw: Raw) -> None:
+        step = raw.segment or len(raw.data)
+        for start in range(0, len(raw.data), step):
+            writer.write(raw.data[start:start + step])
+            await writer.drain()
+            if raw.segment:
+                await asyncio.sleep(0.001)  # each piece its own TCP segment
+
+    def response(self, request: str, body: dict, payload_type: int = PayloadType.EXI) -> bytes:
+        """The framed response a handler would give as a dict (after the handshake)."""
+        return self._response(request, body, True, payload_type)
 
     def _namespace(self, payload_type: int, agreed: bool) -> str:
         if not agreed:

@@ -2,7 +2,6 @@
 busy, the charger's notifications and the values read from its responses."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger('iso15118_ev.protocol.iso20')
 
-# Repeats of a request the charger answered with EVSEProcessing=Ongoing* are this far apart.
-ONGOING_REPEAT_S = 0.1
 SCHEDULED, DYNAMIC = 'Scheduled', 'Dynamic'
 Values = Callable[[Mapping], Dict[str, float]]
 
@@ -64,23 +61,6 @@ class Iso20Session:
 def r(value: float) -> dict:
     """A RationalNumber."""
     return rational(value)
-
-
-async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str,
-                  values: Optional[Values] = None,
-                  check: Optional[Callable[[dict], None]] = None) -> dict:
-    """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within `timer`.
-
-    Returns the last response: Finished, or whatever came when the EV or charger wanted to end.
-    """
-    deadline = ctx.deadline(timer)
-    while True:
-        response = await ctx.request(name, build(), deadline, values)
-        if check is not None:
-            check(response)
-        if response['EVSEProcessing'] == 'Finished' or ctx.model.wants_to_end:
-            return response
-        await asyncio.sleep(ONGOING_REPEAT_S)
 
 
 def charger_notification(ctx: Context, s: Iso20Session, name: str, body: Mapping) -> str:

@@ -7,10 +7,10 @@ import asyncio
 from typing import Dict, Mapping
 
 from ...vehicle.model import SAFE_VOLTAGE_V, EvModel
-from ..context import Context
+from ..context import ONGOING_REPEAT_S, Context
 from ..values import read_rational
-from .common import (ONGOING_REPEAT_S, Iso20Session, display_parameters, energy_requests,
-                     ongoing, optional_element_ending, r, read_values)
+from .common import (Iso20Session, display_parameters, energy_requests,
+                     optional_element_ending, r, read_values)
 
 CHARGER_LIMITS = {'EVSEMaximumChargePower': 'evse_max_power',
                   'EVSEMaximumChargeCurrent': 'evse_max_current',
@@ -52,7 +52,7 @@ def charger_parameters(body: Mapping) -> Dict[str, float]:
 
 async def cable_check(ctx: Context, s: Iso20Session) -> None:
     """CableCheck until the charger is done (an isolation fault is its FAILED response)."""
-    await ongoing(ctx, 'DC_CableCheckReq', dict, 'cable_check')
+    await ctx.repeat_while_ongoing('DC_CableCheckReq', dict, 'cable_check')
 
 
 async def pre_charge(ctx: Context, s: Iso20Session) -> None:

@@ -9,7 +9,7 @@ from typing import Mapping, Optional, Tuple
 from ...vehicle.model import EvModel
 from ..context import Context, need
 from ..values import read_rational
-from .common import Iso20Session, energy_requests, ongoing, r
+from .common import Iso20Session, energy_requests, r
 
 # MaximumSupportingPoints (12..1024): below the bound, so no list the charger sends (and none
 # the EV echoes) has exactly 1024 entries, where EXI codecs disagree.
@@ -84,8 +84,8 @@ async def schedule_exchange(ctx: Context, s: Iso20Session) -> None:
     model = ctx.model
     if not s.departure_at:              # a renegotiation keeps the departure announced
         s.departure_at = time.monotonic() + model.iso20_departure_time_s()
-    response = await ongoing(ctx, 'ScheduleExchangeReq', lambda: schedule_exchange_req(model, s),
-                             'ongoing')
+    response = await ctx.repeat_while_ongoing(
+        'ScheduleExchangeReq', lambda: schedule_exchange_req(model, s), 'ongoing')
     if response['EVSEProcessing'] != 'Finished':
         return
     if response.get('GoToPause'):

@@ -19,13 +19,11 @@ goes on. Its other notifications are logged (see common.charger_notification).
 """
 from __future__ import annotations
 
-import re
-
 from ...vocabulary import ISO20
 from ..context import Context, Outcome, orderly_outcome, protocol_error
 from ..envelopes import Iso20Envelope
 from . import ac, dc, schedules, services
-from .common import Iso20Session, charger_notification, log_warning, logger, ongoing
+from .common import Iso20Session, charger_notification, log_warning, logger
 
 ENVELOPE = Iso20Envelope()
 NEW_SESSION_ID = '00' * 8            # a new session: SessionID of 8 zero bytes
@@ -36,7 +34,7 @@ async def run(ctx: Context) -> Outcome:
     model = ctx.model
     s = Iso20Session(ctx.protocol, model.mode.iso20_service)
     ctx.agreed(s.protocol, ISO20, ENVELOPE)
-    await session_setup(ctx)
+    await ctx.set_up_session(NEW_SESSION_ID, ctx.evcc_id.hex().upper(), fixed_length=True)
     if await prepare(ctx, s):
         await charge(ctx, s)
     note = await power_off(ctx, s) if s.power_started or s.pre_charge_started else ''
@@ -65,19 +63,6 @@ async def prepare(ctx: Context, s: Iso20Session) -> bool:
     return not ctx.model.wants_to_end
 
 
-async def session_setup(ctx: Context) -> None:
-    """A new session (SessionID 0), or the paused one: its SessionID in the header."""
-    resumed = ctx.model.resume_session_id
-    if resumed and not re.fullmatch(r'[0-9A-Fa-f]{16}', resumed):
-        resumed = None
-    ctx.session_id = resumed or NEW_SESSION_ID
-    response = await ctx.request('SessionSetupReq', {'EVCCID': ctx.evcc_id.hex().upper()})
-    if resumed and response['ResponseCode'] != 'OK_OldSessionJoined':
-        logger.info('the charger did not resume session %s (%s): a new session starts',
-                    resumed, response['ResponseCode'])
-    ctx.set_session_id(ctx.last_session_id)
-
-
 async def authorization_setup(ctx: Context, s: Iso20Session) -> None:
     response = await ctx.request('AuthorizationSetupReq', {})
     offered = response['AuthorizationServices']
@@ -96,7 +81,7 @@ async def authorization(ctx: Context, s: Iso20Session) -> None:
         if code is not None:
             ctx.charger_stops(f'AuthorizationRes: ResponseCode {code}')
 
-    await ongoing(ctx, 'AuthorizationReq', lambda: {
+    await ctx.repeat_while_ongoing('AuthorizationReq', lambda: {
         'SelectedAuthorizationService': 'EIM', 'EIM_AReqAuthorizationMode': {}}, 'ongoing',
         check=check)
 
