@@ -12,7 +12,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
     ],
-    python_requires='>=3.10',
+    python_requires='>=3.11',
     install_requires=[],
     zip_safe=False,
     maintainer='iso15118_ev_ros developers',

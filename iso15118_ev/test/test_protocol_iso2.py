@@ -233,7 +233,7 @@ def test_dc_full_session_in_standard_order():
         {'ChargingProfileEntryStart': 0, 'ChargingProfileEntryMaxPower': pv(50, 3, 'W')}]}
     assert 'DC_EVPowerDeliveryParameter' in start
     assert charger.bodies('SessionStopReq') == [{'ChargingSession': 'Terminate'}]
-    values = dict(observer.of('on_response'))
+    values = {n: v for n, v, _ in observer.of('on_response')}
     assert values['CurrentDemandRes']['evse_present_current'] == 5
     assert values['ChargeParameterDiscoveryRes']['evse_max_voltage'] == 920
 
@@ -252,7 +252,7 @@ def test_ac_full_session_in_standard_order():
     start, stop = charger.bodies('PowerDeliveryReq')
     assert (start['ChargeProgress'], stop['ChargeProgress']) == ('Start', 'Stop')
     assert 'DC_EVPowerDeliveryParameter' not in start and 'ChargingProfile' in start
-    responses = observer.of('on_response')
+    responses = [(name, values) for name, values, _ in observer.of('on_response')]
     assert ('ChargeParameterDiscoveryRes', {'ac_evse_max_current': 32}) in responses
     assert responses.count(('ChargingStatusRes', {'ac_evse_max_current': 16})) == 3
     assert len(observer.of('on_power_ready')) == 1 and not observer.of('on_pre_charged')

@@ -385,7 +385,7 @@ def test_scheduled_ac_power_stays_within_the_schedule():
     modes = [b['Scheduled_AC_CLReqControlMode'] for b in bodies(scripted, 'AC_ChargeLoopReq')]
     assert [rv(m['EVMaximumChargePower']) for m in modes] == [4000, 4000]
     assert [rv(m['EVPresentActivePower']) for m in modes] == [4000, 4000]
-    assert {'target_active_power': 9000} in [v for n, v in observer.of('on_response')
+    assert {'target_active_power': 9000} in [v for n, v, _ in observer.of('on_response')
                                             if n == 'AC_ChargeLoopRes']
 
 
@@ -688,7 +688,7 @@ def test_late_answer_is_not_accepted():
     assert 'no DC_ChargeLoopRes within 0.5 s' in outcome.message
     assert scripted.names()[-1] == 'DC_ChargeLoopReq'
     assert scripted.names().count('DC_ChargeLoopReq') == 3
-    assert [n for n, _ in observer.of('on_response')].count('DC_ChargeLoopRes') == 2
+    assert [n for n, _, _ in observer.of('on_response')].count('DC_ChargeLoopRes') == 2
 
 
 def test_failed_response_is_a_protocol_error_naming_it():
@@ -723,6 +723,6 @@ def test_authorization_is_repeated_while_the_charger_waits():
 
 def test_charge_loop_values_reach_the_observer():
     outcome, observer, _, _ = session('DC', loops=1, control_mode='dynamic')
-    loop = [v for n, v in observer.of('on_response') if n == 'DC_ChargeLoopRes'][0]
+    loop = [v for n, v, _ in observer.of('on_response') if n == 'DC_ChargeLoopRes'][0]
     assert loop == {'evse_present_voltage': 200, 'evse_present_current': 10,
                     'evse_max_power': 150000, 'evse_max_current': 200, 'evse_max_voltage': 920}

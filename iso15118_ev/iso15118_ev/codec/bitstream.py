@@ -20,7 +20,7 @@ class BitWriter:
     def write(self, value: int, nbits: int) -> None:
         acc = (self._acc << nbits) | value
         bits = self._bits + nbits
-        if bits >= 64:
+        if bits >= 1024:  # V2G messages are mostly shorter: one integer to the end
             keep = bits & 7
             self._out += (acc >> keep).to_bytes((bits - keep) >> 3, 'big')
             acc &= (1 << keep) - 1
@@ -45,12 +45,11 @@ class BitWriter:
             self.write_uint(value)
 
     def write_bytes(self, data: bytes) -> None:
-        if self._bits & 7 == 0 and self._bits <= 56:
+        if self._bits & 7 == 0:
             self._flush_octets()
             self._out += data
-            return
-        for octet in data:
-            self.write(octet, 8)
+        elif data:
+            self.write(int.from_bytes(data, 'big'), 8 * len(data))
 
     def _flush_octets(self) -> None:
         if self._bits:
@@ -65,12 +64,16 @@ class BitWriter:
 
 
 class BitReader:
-    """Reads what BitWriter writes; reading past the end raises ExiDecodeError."""
+    """Reads what BitWriter writes; reading past the end raises ExiDecodeError.
 
-    __slots__ = ('_data', '_pos', '_end')
+    The stream is held as one integer: a read is a shift and a mask (V2G messages are small).
+    """
+
+    __slots__ = ('_data', '_value', '_pos', '_end')
 
     def __init__(self, data: bytes, start_bit: int = 0) -> None:
         self._data = bytes(data)
+        self._value = int.from_bytes(self._data, 'big')
         self._pos = start_bit
         self._end = len(self._data) * 8
 
@@ -79,22 +82,19 @@ class BitReader:
         return self._pos
 
     def read(self, nbits: int) -> int:
-        if nbits == 0:
-            return 0
-        pos = self._pos
-        end = pos + nbits
+        end = self._pos + nbits
         if end > self._end:
             raise ExiDecodeError(f'stream ends at bit {self._end}, {nbits} more bits needed')
-        first = pos >> 3
-        last = (end + 7) >> 3
-        chunk = int.from_bytes(self._data[first:last], 'big')
         self._pos = end
-        return (chunk >> ((last << 3) - end)) & ((1 << nbits) - 1)
+        return (self._value >> (self._end - end)) & ((1 << nbits) - 1)
 
     def read_uint(self) -> int:
-        value = 0
-        shift = 0
-        for _ in range(MAX_UINT_OCTETS):
+        octet = self.read(8)
+        if octet < 128:
+            return octet
+        value = octet & 127
+        shift = 7
+        for _ in range(MAX_UINT_OCTETS - 1):
             octet = self.read(8)
             value |= (octet & 127) << shift
             if octet < 128:
@@ -114,7 +114,20 @@ class BitReader:
             start = self._pos >> 3
             self._pos += 8 * count
             return self._data[start:start + count]
-        return bytes(self.read(8) for _ in range(count))
+        return self.read(8 * count).to_bytes(count, 'big') if count else b''
+
+    def peek_ascii(self, count: int) -> str | None:
+        """`count` characters that are all ASCII (one octet each, below 128), read; else None
+        and nothing read."""
+        end = self._pos + 8 * count
+        if end > self._end:
+            return None
+        octets = ((self._value >> (self._end - end)) & ((1 << (8 * count)) - 1)).to_bytes(
+            count, 'big')
+        if not octets.isascii():
+            return None
+        self._pos = end
+        return octets.decode('ascii')
 
     def remaining_bits(self) -> int:
         return self._end - self._pos

@@ -36,9 +36,11 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
             state = _write_value(w, state, CHARACTERS_KEY, value[VALUE_KEY], name, VALUE_KEY)
             used += 1
     else:
-        for child in grammar.children:
-            if child not in value:
-                continue
+        # the children given, in schema order (a Body names one of dozens of messages)
+        order = grammar.child_order
+        given = [key for key in value if key in order]
+        given.sort(key=order.__getitem__)
+        for child in given:
             used += 1
             items = value[child]
             production = _production(state, child, name, child)

@@ -160,6 +160,9 @@ class StringType(Datatype):
         if self.min_length is not None or self.max_length is not None:
             _check_length(len(value), self.min_length, self.max_length, 'string')
         w.write_uint(len(value) + 2)
+        if value.isascii():  # every code point < 128 is one octet: all of them at once
+            w.write_bytes(value.encode('ascii'))
+            return
         write = w.write
         write_uint = w.write_uint
         for char in value:
@@ -177,6 +180,9 @@ class StringType(Datatype):
         if length * 8 > r.remaining_bits():
             raise ExiDecodeError(f'string of {length} characters is longer than the stream')
         _check_decoded_length(length, self.min_length, self.max_length, 'string')
+        ascii_text = r.peek_ascii(length)
+        if ascii_text is not None:
+            return ascii_text
         try:
             return ''.join([chr(r.read_uint()) for _ in range(length)])
         except (ValueError, OverflowError) as exc:

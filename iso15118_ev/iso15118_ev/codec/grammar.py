@@ -104,7 +104,8 @@ class State:
 class TypeGrammar:
     """The grammar of one element type, plus the JSON shape of its elements."""
 
-    __slots__ = ('name', 'states', 'attributes', 'children', 'simple', 'simple_content')
+    __slots__ = ('name', 'states', 'attributes', 'children', 'child_order', 'simple',
+                 'simple_content')
 
     def __init__(self, name: str, attributes: tuple = (), children: tuple = (),
                  simple: Datatype | None = None, simple_content: Datatype | None = None):
@@ -112,6 +113,7 @@ class TypeGrammar:
         self.states: list[State] = []
         self.attributes = attributes          # (json key, event key), sorted as EXI orders them
         self.children = children              # child element names in schema order
+        self.child_order = {child: i for i, child in enumerate(children)}
         self.simple = simple                  # element of simple type: the JSON value itself
         self.simple_content = simple_content  # simple content with attributes: the 'value' key
 

@@ -95,8 +95,10 @@ class Observer(abc.ABC):
     def on_request(self, name: str) -> None: ...
 
     @abc.abstractmethod
-    def on_response(self, name: str, values: Mapping[str, float]) -> None:
-        """`values`: the charger's quantities in this response (see ChargerValues fields)."""
+    def on_response(self, name: str, values: Mapping[str, float], round_trip_s: float) -> None:
+        """`values`: the charger's quantities in this response (the session snapshot's
+        evse_* names, ac_evse_max_current, target_*_power*); `round_trip_s`: request sent to
+        response read."""
 
     @abc.abstractmethod
     def on_power_ready(self) -> None: ...
@@ -114,6 +116,25 @@ class Observer(abc.ABC):
     def on_services_selected(self, service_ids: Tuple[int, ...]) -> None: ...
 
 
+class BufferedObserver:
+    """Holds a session's reports until `flush()`, which `Context.request` calls right after it
+    has sent the next request: the tracker's and the node's work stays off the path from a
+    response to the next request. Reports keep their order."""
+
+    def __init__(self, observer: Observer):
+        self._observer = observer
+        self._pending: list = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self._observer, name)
+        return lambda *args: self._pending.append((method, args))
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for method, args in pending:
+            method(*args)
+
+
 class Context:
     """The state of one V2G session that every protocol module works with."""
 
@@ -122,7 +143,7 @@ class Context:
         self.connection = connection
         self.codec = codec
         self.model = model                    # the vehicle (vehicle.model.EvModel)
-        self.observer = observer
+        self.observer = BufferedObserver(observer)
         self.timeouts = timeouts
         self.evcc_id = evcc_id                # the PLC interface's MAC address
         self.iso20_control_mode = iso20_control_mode   # auto, scheduled or dynamic
@@ -168,8 +189,11 @@ class Context:
             await self._fire_fault(name, payload_type, timeout)
         self.observer.on_request(name)
         await self.connection.send(payload_type, payload)
+        sent_at = time.monotonic()
+        self.observer.flush()
         response = self._read(expected, await self._receive(expected, timeout, deadline))
-        self.observer.on_response(expected, values(response) if values is not None else {})
+        self.observer.on_response(expected, values(response) if values is not None else {},
+                                  time.monotonic() - sent_at)
         return response
 
     async def repeat_while_ongoing(self, name: str, build: Callable[[], dict], timer: str,
@@ -207,8 +231,9 @@ class Context:
 
     async def _receive(self, expected: str, timeout: float, deadline) -> dict:
         try:
-            frame = await asyncio.wait_for(self.connection.receive(), timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):   # no task per exchange, unlike wait_for
+                frame = await self.connection.receive()
+        except TimeoutError:
             if deadline is not None:
                 deadline.check(expected[:-3])
             raise SessionEnd(EndReason.TIMEOUT, f'no {expected} within {timeout:g} s '
@@ -247,6 +272,7 @@ class Context:
         fault = self.fault_fired = self.model.fault
         self.model.fault = Fault.NONE
         self.observer.on_request(name)
+        self.observer.flush()
         label = f'injected fault {fault.name.lower()}'
         if fault == Fault.DROP_LINK:
             self.connection.abort()

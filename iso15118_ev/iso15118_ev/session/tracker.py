@@ -44,13 +44,12 @@ class SessionTracker(Observer):
         self.sink = sink
         self.snapshot = ev.SessionSnapshot()
         self.power_ready = False
-        self._sent_at: Optional[float] = None
         self._last_energy_at: Optional[float] = None
 
     # --- session boundaries (called by the core) -----------------------------------------
     def begin(self, energy_transfer_mode: str) -> None:
         self.power_ready = False
-        self._sent_at = self._last_energy_at = None
+        self._last_energy_at = None
         self.snapshot = ev.SessionSnapshot(energy_transfer_mode=energy_transfer_mode,
                                            session_id=self.snapshot.session_id)
         self.set_phase(Phase.DISCOVERING)
@@ -85,19 +84,13 @@ class SessionTracker(Observer):
         self._update(session_id=session_id)
 
     def on_request(self, name: str) -> None:
-        self._sent_at = time.monotonic()
         phase = phase_after_request(name, self.snapshot.phase, self.model.wants_to_end)
         if phase != self.snapshot.phase:  # otherwise the response will publish the exchange
             self._update(phase=phase)
 
-    def on_response(self, name: str, values: Mapping[str, float]) -> None:
-        now = time.monotonic()
-        round_trip = math.nan
-        if self._sent_at is not None:
-            round_trip = now - self._sent_at
-            self._sent_at = None
-        self._account_energy(values, now)
-        self._update(last_charger_message=name, round_trip_s=round_trip,
+    def on_response(self, name: str, values: Mapping[str, float], round_trip_s: float) -> None:
+        self._account_energy(values, time.monotonic())
+        self._update(last_charger_message=name, round_trip_s=round_trip_s,
                      **{k: v for k, v in values.items() if k in _SNAPSHOT_FIELDS})
         self._publish_ac(values)
 

@@ -48,6 +48,7 @@ async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvMod
     try:
         outcome = await _converse(ctx, settings.offered)
     finally:
+        ctx.observer.flush()
         await connection.close()
     return _with_fault(outcome, ctx.fault_fired, model)
 
