@@ -2,9 +2,9 @@
 the charger simulator, measured from outside the node.
 
 Prints, with the machine:
-- the EV's processing time per charge loop: from a capture on the EV's link (an AF_PACKET
-  socket with kernel time stamps), the time from the last segment of a charger response to
-  the EV's next request, over every CurrentDemand loop;
+- the EV's processing time per charge loop: from a capture on the EV's link (tcpdump, kernel
+  time stamps), the time from the last segment of a charger response to the EV's next
+  request, over every CurrentDemand loop;
 - the node's CPU time per charge loop (/proc, node and descendants);
 - node RSS idle and peak; the import time of the node module; node start -> services up;
   start_charging -> first CurrentDemandRes; CurrentDemand round trips as the node reports them.
@@ -13,7 +13,7 @@ It works with any checkout of this repository that has been built (scripts/setup
 old and the new engine can be measured in one sitting:
     source scripts/activate.sh kilted && python benchmarks/engine_session.py
     (cd ../old && source scripts/activate.sh kilted && python ../main/benchmarks/engine_session.py)
-Needs root (veth pair, network namespace, packet capture).
+Needs root (veth pair, network namespace, packet capture) and tcpdump.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import argparse
 import os
 import platform
 import signal
-import socket
+import shutil
 import statistics
 import struct
 import subprocess
@@ -37,9 +37,6 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 EV_IFACE, NETNS = 'benev0', 'bench_ns'
 CLK_TCK = os.sysconf('SC_CLK_TCK')
-ETH_P_ALL = 0x0003
-PACKET_OUTGOING = 4
-SO_TIMESTAMPNS = 35
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 
@@ -89,55 +86,69 @@ def cpu_seconds(pid: int) -> float:
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self.pid, self.peak, self._done = pid, 0.0, threading.Event()
 
     def run(self):
-        while not self._stop.wait(0.25):
+        while not self._done.wait(0.25):
             self.peak = max(self.peak, rss_mib(self.pid))
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
         self.join()
 
 
 # --- the capture ------------------------------------------------------------------------------
-class Capture(threading.Thread):
-    """TCP segments with payload on the EV's interface: (kernel time, outgoing?)."""
+class Capture:
+    """tcpdump on the EV's interface (kernel time stamps, ns; a process of its own, so the
+    measured processes share no interpreter with it); TCP segments with payload as
+    (time, sent by the EV?)."""
 
-    def __init__(self, iface: str):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        self.sock.bind((iface, 0))
-        self.sock.settimeout(0.2)
-        self.segments = []
-        self._stop = threading.Event()
+    def __init__(self, iface: str, path: Path):
+        if shutil.which('tcpdump') is None:
+            raise RuntimeError('tcpdump is needed (apt-get install tcpdump)')
+        self.iface, self.path, self.segments = iface, path, []
+        self.ev_address = link_local_address(iface)
 
-    def run(self):
-        while not self._stop.is_set():
-            try:
-                data, ancillary, _flags, address = self.sock.recvmsg(65535, 64)
-            except socket.timeout:
-                continue
-            length = tcp_payload_length(data)
-            if length:
-                stamp = next((struct.unpack('qq', d[:16]) for level, kind, d in ancillary
-                              if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS), None)
-                at = stamp[0] + stamp[1] * 1e-9 if stamp else time.time()
-                self.segments.append((at, address[2] == PACKET_OUTGOING))
+    def start(self):
+        self.proc = subprocess.Popen(
+            ['tcpdump', '-i', self.iface, '-U', '-s', '128', '--time-stamp-precision=nano',
+             '-w', str(self.path), 'ip6 and tcp'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # tcpdump is listening
 
     def stop(self):
-        self._stop.set()
-        self.join()
-        self.sock.close()
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(10)
+        self.segments = list(read_pcap(self.path, self.ev_address))
+
+
+def link_local_address(iface: str) -> bytes:
+    for line in Path('/proc/net/if_inet6').read_text().splitlines():
+        address, _index, _length, scope, _flags, name = line.split()
+        if name == iface and int(scope, 16) == 0x20:
+            return bytes.fromhex(address)
+    raise RuntimeError(f'{iface} has no link-local address')
 
 
 def tcp_payload_length(frame: bytes) -> int:
+    """Payload octets of an Ethernet/IPv6/TCP frame (0 for anything else)."""
     if len(frame) < 14 + 40 + 20 or frame[12:14] != b'\x86\xdd' or frame[14 + 6] != 6:
         return 0
     ip_payload = struct.unpack('>H', frame[14 + 4:14 + 6])[0]
-    tcp_header = (frame[14 + 40 + 12] >> 4) * 4
-    return ip_payload - tcp_header
+    return ip_payload - (frame[14 + 40 + 12] >> 4) * 4
+
+
+def read_pcap(path: Path, ev_address: bytes):
+    """(time, outgoing) of every TCP segment with payload in a nanosecond pcap (Ethernet)."""
+    data = path.read_bytes()
+    offset = 24
+    while offset + 16 <= len(data):
+        seconds, nanoseconds, length, _ = struct.unpack('<IIII', data[offset:offset + 16])
+        packet = data[offset + 16:offset + 16 + length]
+        offset += 16 + length
+        if tcp_payload_length(packet):
+            yield seconds + nanoseconds * 1e-9, packet[14 + 8:14 + 24] == ev_address
 
 
 def processing_times(segments, start: float, end: float):
@@ -271,7 +282,7 @@ def main() -> int:
         idle_rss = rss_mib(node.pid)
         sampler = RssSampler(node.pid)
         sampler.start()
-        capture = Capture(EV_IFACE)
+        capture = Capture(EV_IFACE, logs / 'session.pcap')
         capture.start()
         asked = time.time()
         answer = client.call('start_charging', energy_transfer_mode='DC_extended')
@@ -296,9 +307,10 @@ def main() -> int:
         capture.stop()
         sampler.stop()
     finally:
-        for thing in (capture, sampler):
-            if thing is not None and thing.is_alive():
-                thing.stop()
+        if sampler is not None and sampler.is_alive():
+            sampler.stop()
+        if capture is not None and capture.proc.poll() is None:
+            capture.proc.kill()
         if client is not None:
             client.close()
         terminate(node)
