@@ -20,7 +20,7 @@ class BitWriter:
     def write(self, value: int, nbits: int) -> None:
         acc = (self._acc << nbits) | value
         bits = self._bits + nbits
-        if bits >= 1024:  # V2G messages are mostly shorter: one integer to the end
+        if bits >= 64:
             keep = bits & 7
             self._out += (acc >> keep).to_bytes((bits - keep) >> 3, 'big')
             acc &= (1 << keep) - 1

@@ -6,6 +6,9 @@ from .errors import ExiDecodeError, ExiEncodeError
 from .grammar import AT, CH, CHARACTERS_KEY, EE, END_KEY, SE, SE_ANY, VALUE_KEY, TypeGrammar
 
 
+MANY_CHILDREN = 12
+
+
 def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None:
     """The content of one element (after its SE event), up to and including its EE."""
     datatype = grammar.simple
@@ -36,11 +39,12 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
             state = _write_value(w, state, CHARACTERS_KEY, value[VALUE_KEY], name, VALUE_KEY)
             used += 1
     else:
-        # the children given, in schema order (a Body names one of dozens of messages)
-        order = grammar.child_order
-        given = [key for key in value if key in order]
-        given.sort(key=order.__getitem__)
-        for child in given:
+        children = grammar.children
+        if len(children) > MANY_CHILDREN:  # a Body names one of dozens of messages
+            children = _given_in_schema_order(grammar, value)
+        for child in children:
+            if child not in value:
+                continue
             used += 1
             items = value[child]
             production = _production(state, child, name, child)
@@ -70,6 +74,14 @@ def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None
     else:
         expected = [p.name for p in state.productions if p.kind in (SE, AT, CH)]
         raise ExiEncodeError(f'{name}: incomplete, expected one of {expected}')
+
+
+def _given_in_schema_order(grammar: TypeGrammar, value: dict) -> list:
+    """The children present in `value`, in schema order, without scanning every child."""
+    order = grammar.child_order
+    given = [key for key in value if key in order]
+    given.sort(key=order.__getitem__)
+    return given
 
 
 def _production(state, key, name, field):
