@@ -14,6 +14,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+DISCOVERY_SETTLE_S = 1.0
 
 TOPICS = {
     'session_state': (msg.SessionState, LATCHED),
@@ -89,6 +90,9 @@ class RosClient:
         for name, client in self._clients.items():
             assert client.wait_for_service(max(deadline - time.monotonic(), 0.1)), \
                 f'service {name} did not appear within {timeout} s'
+        # wait_for_service sees the node's request readers; the node must also have discovered
+        # our response readers, or rmw_fastrtps drops its answer ("failed to send response").
+        time.sleep(DISCOVERY_SETTLE_S)
 
     def call(self, name: str, timeout: float = 5.0, **fields):
         request = SERVICES[name].Request(**fields)
