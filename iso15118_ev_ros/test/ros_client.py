@@ -14,7 +14,15 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-DISCOVERY_SETTLE_S = 1.0
+DISCOVERY_SETTLE_S = 0.5
+# A request of each service that the node refuses whatever its state (it changes nothing).
+REFUSED_ANYWHERE = {
+    'start_charging': {'energy_transfer_mode': ''},
+    'set_fault': {'fault': 255},
+    'set_dc_params': {},
+    'set_bpt_dc_params': {},
+    'update_soc': {'soc': -1.0},
+}
 
 TOPICS = {
     'session_state': (msg.SessionState, LATCHED),
@@ -92,7 +100,21 @@ class RosClient:
                 f'service {name} did not appear within {timeout} s'
         # wait_for_service sees the node's request readers; the node must also have discovered
         # our response readers, or rmw_fastrtps drops its answer ("failed to send response").
+        # Requests the node refuses in any state are repeated until answered; the services
+        # without one get time.
+        for name, fields in REFUSED_ANYWHERE.items():
+            self._warm_up(name, fields, deadline)
         time.sleep(DISCOVERY_SETTLE_S)
+
+    def _warm_up(self, name: str, fields: dict, deadline: float) -> None:
+        while True:
+            future = self._clients[name].call_async(SERVICES[name].Request(**fields))
+            done = threading.Event()
+            future.add_done_callback(lambda _f: done.set())
+            if done.wait(1.0):
+                assert not future.result().success, f'{name} warm-up was not refused'
+                return
+            assert time.monotonic() < deadline, f'{name} never answered'
 
     def call(self, name: str, timeout: float = 5.0, **fields):
         request = SERVICES[name].Request(**fields)
