@@ -16,6 +16,7 @@ from iso15118_ev.session.settings import EvSettings
 from iso15118_ev.session.tracker import phase_after_request
 from iso15118_ev.transport import link, sdp
 from iso15118_ev.vehicle.energy_modes import check_energy_mode, protocols_for
+from iso15118_ev.vocabulary import EndReason, Phase
 from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DcEvParameters, InvalidRequest,
                                             StartRequest, updated)
 
@@ -131,7 +132,7 @@ def test_plc_interface_refused(name, error):
 
 
 def test_phase_follows_requests():
-    phase = ev.Phase.DISCOVERING
+    phase = Phase.DISCOVERING
     names = ['supportedAppProtocolReq', 'SessionSetupReq', 'ChargeParameterDiscoveryReq',
              'CableCheckReq', 'PreChargeReq', 'PowerDeliveryReq', 'CurrentDemandReq',
              'PowerDeliveryReq', 'WeldingDetectionReq', 'SessionStopReq']
@@ -181,7 +182,7 @@ def test_facade_runs_a_session_against_the_charger(plc_link, charger):
         assert abs(charging.evse_present_voltage - 200.0) <= 20.0
         assert core.stop_charging().success
         finished = events.wait(ev.SessionFinished, 30)
-        assert finished.reason == ev.EndReason.STOPPED_BY_EV, finished.message
+        assert finished.reason == EndReason.STOPPED_BY_EV, finished.message
         assert not core.stop_charging().success
     finally:
         core.shutdown()
@@ -195,7 +196,7 @@ def test_facade_reports_no_charger(plc_link):
         started = time.monotonic()
         assert core.start_charging(StartRequest.from_fields('DC_extended')).success
         finished = events.wait(ev.SessionFinished, 30)
-        assert finished.reason == ev.EndReason.NO_CHARGER_FOUND
+        assert finished.reason == EndReason.NO_CHARGER_FOUND
         assert '4 SDP requests' in finished.message
         assert time.monotonic() - started < 5  # 4 x 250 ms
     finally:

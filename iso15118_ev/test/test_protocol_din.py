@@ -9,8 +9,8 @@ import pytest
 
 from iso15118_ev.protocol.timers import Timeouts
 from iso15118_ev.vocabulary import DIN, EndReason
-from support.scripted_charger import (Close, RecordingObserver, ScriptedCharger, Silent,
-                                      handshake_ok, model_for, run_against)
+from support.scripted_charger import (Close, ScriptedCharger, Silent, handshake_ok, model_for,
+                                      run_against)
 
 
 def pv(value, multiplier=0, unit='V'):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue

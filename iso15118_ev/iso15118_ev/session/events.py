@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Tuple
 
-from ..vocabulary import EndReason, Fault, Phase  # noqa: F401 (re-exported)
+from ..vocabulary import EndReason, Phase
 
 
 def _now() -> float:

@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..vocabulary import DIN, ISO2, ISO20_AC, ISO20_DC
 from .parameters import InvalidRequest
-
-from ..vocabulary import ALL_PROTOCOLS, DIN, ISO2, ISO20_AC, ISO20_DC  # noqa: F401
 
 
 @dataclass(frozen=True)

@@ -146,13 +146,9 @@ class EvModel:
         charges."""
         return int(self.bpt.discharge_minimal_soc) if self.bidirectional else 0
 
-    def target_energy_request_wh(self) -> float:
-        """EVTargetEnergyRequest: the energy the EV wants (energy_request_wh)."""
-        return self.energy_request_wh()
-
     def maximum_energy_request_wh(self) -> float:
         """EVMaximumEnergyRequest: up to a full battery, never below the target."""
-        return max(self.energy_to_soc_wh(FULL_SOC), self.target_energy_request_wh())
+        return max(self.energy_to_soc_wh(FULL_SOC), self.energy_request_wh())
 
     def minimum_energy_request_wh(self) -> float:
         """EVMinimumEnergyRequest: to the minimum SOC; negative when a bidirectional EV is
@@ -160,7 +156,7 @@ class EvModel:
         needed = self.energy_to_soc_wh(self.minimum_soc())
         if not self.bidirectional:
             needed = max(needed, 0.0)
-        return min(needed, self.target_energy_request_wh())
+        return min(needed, self.energy_request_wh())
 
     def iso20_departure_time_s(self) -> int:
         """Seconds until departure: start_charging's, else what the maximum energy request

@@ -115,7 +115,7 @@ def optional_element_ending(body: Mapping, suffix: str) -> Optional[Mapping]:
 
 
 def energy_requests(model: EvModel) -> dict:
-    return {'EVTargetEnergyRequest': r(model.target_energy_request_wh()),
+    return {'EVTargetEnergyRequest': r(model.energy_request_wh()),
             'EVMaximumEnergyRequest': r(model.maximum_energy_request_wh()),
             'EVMinimumEnergyRequest': r(model.minimum_energy_request_wh())}
 
