@@ -13,7 +13,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
     ],
     python_requires='>=3.11',
-    install_requires=[],
+    install_requires=['cryptography>=3.4'],
     zip_safe=False,
     maintainer='iso15118_ev_ros developers',
     maintainer_email='dev@iso15118-ev-ros.invalid',

@@ -15,6 +15,11 @@ ISO20_DC = 'ISO_15118_20_DC'
 ALL_PROTOCOLS = (DIN, ISO2, ISO20_AC, ISO20_DC)
 ISO20 = 'ISO_15118_20'          # the family of ISO20_AC and ISO20_DC (shared timers, messages)
 
+# Payment (ISO 15118-2 PaymentOption; ISO 15118-20 authorization service PnC / EIM).
+CONTRACT = 'Contract'
+EXTERNAL_PAYMENT = 'ExternalPayment'
+PAYMENT_OPTIONS = (CONTRACT, EXTERNAL_PAYMENT)
+
 
 def family(protocol: str) -> str:
     return ISO20 if protocol in (ISO20_AC, ISO20_DC) else protocol
@@ -46,6 +51,7 @@ class EndReason(enum.IntEnum):
     INTERNAL_ERROR = 9
     SECURITY_ERROR = 10
     SHUTDOWN = 11
+    AUTHORIZATION_FAILED = 12
 
 
 class Fault(enum.IntEnum):

@@ -88,18 +88,9 @@ def test_every_namespace_has_comparable_messages():
     assert covered >= {ns for ns in NAMESPACES if 'ACDP' not in ns and 'WPT' not in ns}
 
 
-# -2 declares eMAID twice with different types: as a fragment root it needs EXI's relaxed
-# element fragment grammar, which the codec does not build (see the next test).
-AMBIGUOUS_FRAGMENTS = {('urn:iso:15118:2:2013:MsgDef', 'eMAID')}
-FRAGMENTS = [(ns, name) for ns in NAMESPACES for name in fragment_names(ns)
-             if (ns, name) not in AMBIGUOUS_FRAGMENTS]
-
-
-def test_ambiguous_fragment_root_is_refused_with_a_typed_error():
-    from iso15118_ev.codec import ExiSchemaError
-    with pytest.raises(ExiSchemaError, match='relaxed fragment grammars are not supported'):
-        CODEC.encode(json.dumps({'eMAID': {'Id': 'a', 'value': 'DE1234567890AB'}}),
-                     'urn:iso:15118:2:2013:MsgDef')
+# -2's eMAID, declared with two types, takes the relaxed element fragment grammar (see
+# test_exi_fragments.py).
+FRAGMENTS = [(ns, name) for ns in NAMESPACES for name in fragment_names(ns)]
 
 
 @pytest.mark.parametrize('case', FRAGMENTS, ids=_id)

@@ -102,3 +102,10 @@ def test_list_items_are_numbered_in_paths():
 def test_a_message_that_does_not_fit_the_schema_is_refused():
     with pytest.raises(ExiEncodeError):
         CODEC.interop_problems(power_delivery_req(25), ISO2)
+
+
+def test_an_empty_emaid_fragment_ends_on_the_first_level():
+    """eMAID's relaxed fragment grammar has EE among its first-level events."""
+    assert CODEC.interop_problems({'eMAID': {'Id': 'id4', 'value': ''}}, ISO2) == []
+    assert CODEC.interop_problems({'eMAID': {'Id': 'id4', 'value': 'x' * 65}}, ISO2) == [
+        'eMAID: 65 characters, over 64']

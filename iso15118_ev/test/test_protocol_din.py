@@ -192,7 +192,8 @@ def test_frozen_charger_in_the_charge_loop_ends_within_250_ms():
     assert outcome.reason == EndReason.TIMEOUT
     assert 'no CurrentDemandRes within 0.25 s' in outcome.message
     waited = ended - charger.requests[-1][0]
-    assert 0.25 <= waited < 0.25 + 0.1, waited
+    # The charger stamps a request after reading it, a little after the EV started waiting.
+    assert 0.25 - 0.01 <= waited < 0.25 + 0.1, waited
 
 
 def test_charger_that_closes_mid_session():

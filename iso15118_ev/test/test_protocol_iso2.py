@@ -389,8 +389,8 @@ def test_stop_before_the_orderly_phases_closes_the_connection(mode, asked_at, be
 
 def test_charger_without_external_payment_is_refused():
     outcome, _, charger, _ = session(Charger(payment=('Contract',)), stop_at=None)
-    assert outcome.reason == EndReason.PROTOCOL_ERROR
-    assert 'ExternalPayment' in outcome.message and 'ServiceDiscoveryRes' in outcome.message
+    assert outcome.reason == EndReason.AUTHORIZATION_FAILED, outcome.message
+    assert "external payment, but the charger offers only ['Contract']" in outcome.message
     assert charger.names()[-1] == 'ServiceDiscoveryReq'
 
 
@@ -486,7 +486,8 @@ def test_frozen_charger_in_the_charge_loop_ends_within_250_ms():
     assert outcome.reason == EndReason.TIMEOUT
     assert 'no CurrentDemandRes within 0.25 s' in outcome.message
     waited = ended - charger.requests[-1][0]
-    assert 0.25 <= waited < 0.25 + 0.1, waited
+    # The charger stamps a request after reading it, a little after the EV started waiting.
+    assert 0.25 - 0.01 <= waited < 0.25 + 0.1, waited
 
 
 def test_a_current_demand_response_300_ms_late_is_not_accepted():

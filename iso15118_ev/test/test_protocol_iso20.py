@@ -572,7 +572,8 @@ def test_eim_refused_with_a_warning_ends_in_order():
             return inner(name, body)
         return handle
     outcome, _, scripted, _ = session('DC', charger, loops=0, handler=handler)
-    assert outcome.reason == EndReason.STOPPED_BY_CHARGER, outcome.message
+    assert outcome.reason == EndReason.AUTHORIZATION_FAILED, outcome.message
+    assert 'WARNING_EIMAuthorizationFailure' in outcome.message
     assert scripted.names()[-2:] == ['AuthorizationReq', 'SessionStopReq']
 
 
@@ -659,7 +660,8 @@ def test_frozen_charger_in_the_charge_loop_ends_within_500_ms():
     assert outcome.reason == EndReason.TIMEOUT
     assert 'no DC_ChargeLoopRes within 0.5 s' in outcome.message
     waited = ended - scripted.requests[-1][0]
-    assert 0.5 <= waited < 0.5 + 0.1, waited
+    # The charger stamps a request after reading it, a little after the EV started waiting.
+    assert 0.5 - 0.01 <= waited < 0.5 + 0.1, waited
 
 
 class WriterKeepingCharger(ScriptedCharger):

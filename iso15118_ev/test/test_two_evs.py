@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,39 @@ def test_two_evs_on_one_loop(plc_link, second_link, charger, processes):
     assert two.finished()[0].reason == EndReason.STOPPED_BY_EV, two.finished()[0].message
     assert two.finished()[0].protocol == ISO20_DC and one.finished()[1].protocol == ISO2
     assert second.proc.poll() is None
+
+
+def test_two_evs_with_their_own_contract_identities(plc_link, second_link, charger, processes,
+                                                    pki, ev_pki):
+    """One EV holds a contract its charger trusts, the other one from another PKI; each
+    charger checks its EV's contract strictly: only the second EV is refused, and only the
+    first EV's folder is touched by its certificate installation."""
+    strict = ('--tls', '--pki', pki, '--auth-modes', 'PNC', '--strict-contract-root')
+    charger('ISO_15118_2', *strict)
+    processes('charger2', charger_argv(SECOND_NETNS, 'ISO_15118_2', *strict))
+    installs, foreign = ev_pki('none'), ev_pki('foreign')
+    foreign_before = sorted(p.read_bytes() for p in Path(foreign).rglob('*') if p.is_file())
+
+    async def main():
+        one, two = Recorder(), Recorder()
+        cars = [Ev(EvSettings(plc_interface=iface, protocols=(ISO2,), timeouts=relaxed(),
+                              use_tls=True, pki_path=folder), recorder)
+                for iface, folder, recorder in ((plc_link, installs, one),
+                                                (second_link, foreign, two))]
+        for car in cars:
+            car.prepare()
+            assert car.start_charging(StartRequest.from_fields(
+                'DC_extended', payment_option='Contract', enforce_payment_option=True)).success
+        await until(lambda: one.loops() >= 2 and two.finished(), 60, 'both outcomes')
+        assert cars[0].stop_charging().success
+        await until(lambda: one.finished(), 30, 'the first EV\'s end')
+        return one, two
+
+    one, two = asyncio.run(main())
+    assert one.finished()[0].reason == EndReason.STOPPED_BY_EV, one.finished()[0].message
+    assert any(isinstance(e, ev.ContractInstalled) for e in one.events)
+    assert two.finished()[0].reason == EndReason.AUTHORIZATION_FAILED, two.finished()[0].message
+    assert 'FAILED_CertChainError' in two.finished()[0].message
+    assert not any(isinstance(e, ev.ContractInstalled) for e in two.events)
+    assert sorted(p.read_bytes() for p in Path(foreign).rglob('*') if p.is_file()) == \
+        foreign_before

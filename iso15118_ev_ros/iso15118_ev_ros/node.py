@@ -61,6 +61,7 @@ class Iso15118EvNode(Node):
             ev.DcPowerOn: (pub(msg.Event, 'dc_power_on', EVENTS), conv.edge),
             ev.StopFromCharger: (pub(msg.Event, 'stop_from_charger', EVENTS), conv.edge),
             ev.PauseFromCharger: (pub(msg.Event, 'pause_from_charger', EVENTS), conv.edge),
+            ev.ContractInstalled: (pub(msg.Event, 'contract_installed', EVENTS), conv.edge),
         }
 
     def _create_services(self):

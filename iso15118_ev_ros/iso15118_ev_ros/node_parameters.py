@@ -59,8 +59,15 @@ PARAMETERS: Dict[str, tuple] = {
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
     'pki_path': ('', _plain(ParameterType.PARAMETER_STRING,
-                            'PKI folder for TLS: iso15118_2/certs/v2gRootCACert.pem (trusted '
-                            'roots), optionally the vehicle chain oemCertChain.pem and key')),
+                            'This EV\'s PKI folder (create_certs.sh layout): trusted V2G/MO '
+                            'roots, OEM provisioning and contract certificates and keys; '
+                            'installed contracts are written here (README lists the files)')),
+    'force_certificate_installation': (False, _plain(
+        ParameterType.PARAMETER_BOOL,
+        'Plug & Charge: install a new contract certificate even when the EV holds a valid one')),
+    'contract_update_within_days': (14.0, _float(
+        'days; Plug & Charge: renew the contract (CertificateUpdate, ISO 15118-2) when it '
+        'expires within this', 0.0, 3650.0)),
     'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
     'initial_soc': (20.0, _float('percent, state of charge at start', 0.0, 100.0)),
@@ -104,6 +111,8 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
         plc_interface=values['plc_interface'], protocols=protocols, iso20_services=services,
         iso20_control_mode=values['iso20_control_mode'], use_tls=values['use_tls'],
         enforce_tls=values['enforce_tls'], pki_path=values['pki_path'],
+        force_certificate_installation=values['force_certificate_installation'],
+        contract_update_within_days=values['contract_update_within_days'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
         timeouts=timeouts, dc=DcEvParameters(**section['dc']),
         bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'])

@@ -33,6 +33,7 @@ TOPICS = {
     'dc_power_on': (msg.Event, EVENTS),
     'stop_from_charger': (msg.Event, EVENTS),
     'pause_from_charger': (msg.Event, EVENTS),
+    'contract_installed': (msg.Event, EVENTS),
 }
 SERVICES = {
     'start_charging': srv.StartCharging, 'stop_charging': srv.StopCharging,

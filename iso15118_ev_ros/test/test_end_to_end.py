@@ -132,14 +132,28 @@ def test_external_payment(charger, ev_node, ros):
     stop_and_finish(ros)
 
 
-@pytest.mark.parametrize('enforce', [True, False])
-def test_contract_payment_is_refused_until_plug_and_charge_lands(charger, ev_node, ros, enforce):
+def test_plug_and_charge_session(charger, ev_node, ros, pki, ev_pki):
+    """Contract over TLS 1.2 through the node: the EV starts without a contract certificate,
+    installs one, and session_state shows the payment and the eMAID in use."""
+    charger('ISO_15118_2', '--tls', '--pki', pki, '--auth-modes', 'PNC')
+    ev_node(pki_path=ev_pki('none'))
+    ros.wait_for_services()
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended',
+                    payment_option='Contract', enforce_payment_option=True).success
+    state = wait_charging(ros, loops=1)
+    assert state.tls and state.payment_option == 'Contract'
+    assert state.emaid == 'UKSWI123456791A'
+    assert 'UKSWI123456791A' in ros.wait_topic('contract_installed', 5).detail
+    stop_and_finish(ros)
+
+
+def test_contract_payment_without_a_pki_is_refused(charger, ev_node, ros):
     charger('ISO_15118_2')
     ev_node()
     ros.wait_for_services()
     response = ros.call('start_charging', energy_transfer_mode='DC_extended',
-                        payment_option='Contract', enforce_payment_option=enforce)
-    assert not response.success and 'not supported yet' in response.message
+                        payment_option='Contract', enforce_payment_option=True)
+    assert not response.success and 'pki_path' in response.message, response.message
     ros.wait_phase('idle', 2)
 
 

@@ -9,6 +9,37 @@ tests (charger_transport), ISO 15118-20 over TLS 1.3 and an untrusted charger ce
 
 Run in the charger's network namespace, e.g.:
     charger_simulator --netns iso15118_secc --interface secc0 --protocols ISO_15118_2
+
+Plug & Charge (--tls --pki PKI --auth-modes EIM,PNC or PNC; a PKI from make_test_pki). What the
+package's SECC then does, from that one PKI folder (it holds every actor's keys):
+  ISO 15118-2 (PnC is only offered over TLS):
+  - ServiceDiscoveryRes: PaymentOptionList Contract (and ExternalPayment with EIM); ServiceList
+    the Certificate service (ServiceID 2, free; ServiceDetailRes: parameter set 1
+    Service=Installation), as certificate installation is allowed (ALLOW_CERT_INSTALL_SERVICE).
+  - CertificateInstallationReq: verifies its header signature with the OEM provisioning
+    certificate in it (chain to the PKI's OEM sub-CAs and root when present; on failure
+    FAILED_SignatureError); then builds CertificateInstallationRes itself: the PKI's contract
+    certificate with MO sub-CAs 2 and 1 (Id id1), the PKI's contract key ECDH-encrypted to the
+    PKI's OEM leaf certificate (Id id2, DHpublickey Id id3), the eMAID = the contract's CN
+    (Id id4), the CPS leaf and sub-CAs; signed (ids 1-4) with the CPS leaf key. Errors
+    building it: FAILED_NoCertificateAvailable.
+  - PaymentDetailsReq: verifies the contract chain against the PKI's MO root; expired or not
+    yet valid: FAILED_CertificateExpired; a chain that does not verify: the package accepts
+    it ("Passing verification to backend"), --strict-contract-root refuses it
+    (FAILED_CertChainError). Answers a 16-octet GenChallenge.
+  - AuthorizationReq: wrong GenChallenge: FAILED_ChallengeInvalid; header signature checked
+    with the contract certificate of PaymentDetailsReq: FAILED_SignatureError.
+  - ChargeParameterDiscoveryRes: with --sales-tariff a SalesTariff (Id id1), signed (header
+    Signature, Reference #id1) with the PKI's MO sub-CA 2 key (unsigned without --pki).
+  - MeteringReceiptReq (--receipt-required): header signature checked with the contract
+    certificate, MeterInfo must be the one sent; else FAILED_MeteringSignatureNotValid.
+  ISO 15118-20: AuthorizationSetupRes offers PnC (PnC_ASResAuthorizationMode with a
+  GenChallenge; EIM listed but without its element) and CertificateInstallation=true;
+  AuthorizationReq: the PnC_AReqAuthorizationMode signature is checked with the contract leaf
+  (FAILED_SignatureError), its chain only with --strict-contract-root (WARNING_Certificate...);
+  a wrong GenChallenge gets WARNING_ChallengeInvalid (patched here: the package answers OK);
+  CertificateInstallationReq gets FAILED (the package has none; patched here, it crashed).
+  --tls13 makes the TLS 1.3 server demand the EV's OEM chain (mutual authentication).
 """
 from __future__ import annotations
 
@@ -32,7 +63,8 @@ logger = logging.getLogger('charger_simulator')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--interface', default='secc0', help='PLC interface of the charger')
     parser.add_argument('--netns', default='', help='network namespace to run in (needs root)')
     parser.add_argument('--protocols', default=','.join(PROTOCOL_NAMES),
@@ -46,8 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='with --tls: present a charger certificate chain from another V2G '
                              'root, which the EV must reject (made once in PKI/untrusted)')
     parser.add_argument('--pki', default='', help='PKI folder (see make_test_pki) for TLS / PnC')
-    parser.add_argument('--auth-modes', default='EIM',
-                        help='EIM and/or PNC, comma-separated (PNC needs --tls and --pki)')
+    parser.add_argument('--auth-modes', default='EIM', type=auth_modes,
+                        help='EIM and/or PNC, separated by commas or spaces (PNC: -2 offers it '
+                             'only over TLS; both need --pki for it)')
     parser.add_argument('--max-voltage', type=float, default=920.0, help='V')
     parser.add_argument('--max-current', type=float, default=200.0, help='A (DC)')
     parser.add_argument('--max-power', type=float, default=150000.0, help='W (DC)')
@@ -71,6 +104,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     messages.add_argument('--din-evse-id', type=evse_id, metavar='HEX',
                           help='DIN: the EVSEID of SessionSetupRes, 1 to 32 octets in hex, e.g. '
                                '44452A504E582A4531323334352A312A31 (17 octets)')
+    pnc = parser.add_argument_group('Plug & Charge (see above)')
+    pnc.add_argument('--tamper-signature', metavar='MESSAGE',
+                     help='flip one bit of the header SignatureValue of this outgoing response '
+                          '(e.g. CertificateInstallationRes, ChargeParameterDiscoveryRes), '
+                          'logged "MESSAGE sent with a tampered SignatureValue" at WARNING')
+    pnc.add_argument('--sales-tariff', action='store_true',
+                     help='ISO 15118-2 ChargeParameterDiscoveryRes carries a SalesTariff (Id '
+                          'id1), which the SECC signs with the MO sub-CA 2 key of --pki; logged '
+                          '"ChargeParameterDiscoveryRes: SalesTariff Id=id1 signed (Reference '
+                          '#id1)". Without it: no SalesTariff (the package\'s default has one)')
+    pnc.add_argument('--receipt-required', type=int, nargs='?', const=2, default=0, metavar='N',
+                     help='ISO 15118-2 Contract sessions: the N-th (default 2nd) CurrentDemandRes'
+                          ' / ChargingStatusRes has ReceiptRequired=true and MeterInfo; the SECC '
+                          'checks the MeteringReceiptReq and logs "MeteringReceiptReq accepted: '
+                          '..." or "MeteringReceiptReq rejected (...): reason" at WARNING')
+    pnc.add_argument('--no-cert-install', action='store_true',
+                     help='do not offer certificate installation (-2: no Certificate service '
+                          'in ServiceDiscoveryRes; -20: CertificateInstallationService false)')
+    pnc.add_argument('--strict-contract-root', action='store_true',
+                     help='refuse a contract chain that does not verify against the MO root: '
+                          '-2 PaymentDetailsRes FAILED_CertChainError, -20 AuthorizationRes '
+                          'WARNING_CertificateValidationError (the package accepts it)')
     faults = parser.add_argument_group(
         'transport faults (charge-loop requests are counted per TCP session, the first is 1)')
     faults.add_argument('--freeze-after-loops', type=int, default=0, metavar='N',
@@ -111,6 +166,15 @@ def evse_id(text: str) -> str:
     if not 1 <= len(octets) <= 32:
         raise argparse.ArgumentTypeError(f'{len(octets)} octets; DIN allows 1 to 32')
     return octets.hex().upper()
+
+
+def auth_modes(text: str) -> str:
+    """EIM and/or PNC, separated by commas or spaces; as the package reads them (EIM,PNC)."""
+    modes = [mode.upper() for mode in text.replace(',', ' ').split()]
+    unknown = set(modes) - {'EIM', 'PNC'}
+    if not modes or unknown:
+        raise argparse.ArgumentTypeError(f'{text!r}: EIM and/or PNC')
+    return ','.join(dict.fromkeys(modes))
 
 
 def ipv6_address(text: str) -> str:
@@ -215,6 +279,16 @@ def make_controller(args: argparse.Namespace):
                 return EVSEStatus(notification_max_delay=0, evse_notification=NoteV20.PAUSE)
             return await super().get_evse_status()
 
+        async def get_sa_schedule_list(self, ev_data_context, is_free_charging_service,
+                                       max_schedule_entries, departure_time=0):
+            """The package's schedule; its SalesTariff (made unless the charging service is
+            free) only with --sales-tariff. The SECC signs a SalesTariff it finds here."""
+            schedules = await super().get_sa_schedule_list(
+                ev_data_context, False if args.sales_tariff else is_free_charging_service,
+                max_schedule_entries, departure_time)
+            return [schedule if args.sales_tariff else schedule.copy(update={'sales_tariff': None})
+                    for schedule in schedules or []] or schedules
+
         async def get_dc_charge_parameters(self):
             params = await super().get_dc_charge_parameters()
             return params.copy(update={
@@ -299,11 +373,13 @@ async def serve(args: argparse.Namespace) -> None:
         os.environ['PKI_PATH'] = os.path.join(pki, '')
     os.environ.update(NETWORK_INTERFACE=args.interface, PROTOCOLS=args.protocols,
                       AUTH_MODES=args.auth_modes, SECC_ENFORCE_TLS=str(args.tls).lower(),
-                      ENABLE_TLS_1_3=str(args.tls13).lower(), LOG_LEVEL=args.log_level)
+                      ENABLE_TLS_1_3=str(args.tls13).lower(), LOG_LEVEL=args.log_level,
+                      ALLOW_CERT_INSTALL_SERVICE=str(not args.no_cert_install).lower())
     from iso15118.secc.controller.interface import ServiceStatus
     from iso15118.secc.secc_settings import Config
 
     from .charger_messages import MessageEditingCodec
+    from .charger_pnc import fix_iso20_pnc, require_metering_receipts, strict_contract_root
     from .charger_transport import ChargerHandler, install_session_faults
 
     logging.getLogger('iso15118').setLevel(args.log_level)
@@ -311,6 +387,11 @@ async def serve(args: argparse.Namespace) -> None:
     config.load_envs()
     if args.offer_j2847:
         offer_sae_j2847_services()
+    fix_iso20_pnc()
+    if args.receipt_required:
+        require_metering_receipts(args.receipt_required)
+    if args.strict_contract_root:
+        strict_contract_root()
     if args.freeze_after_loops or args.delay_after_loops or args.segment_bytes:
         install_session_faults(args)
     controller = make_controller(args)
@@ -318,7 +399,8 @@ async def serve(args: argparse.Namespace) -> None:
     logger.warning('charger simulator on %s: %s', args.interface, args.protocols)
     codec = MessageEditingCodec(schedule_without_price=args.schedule_without_price,
                                 din_tuple_id_zero=args.din_tuple_id_zero,
-                                din_evse_id=args.din_evse_id)
+                                din_evse_id=args.din_evse_id,
+                                tamper_signature=args.tamper_signature)
     await ChargerHandler(exi_codec=codec, evse_controller=controller, config=config,
                          sdp_address=args.sdp_address,
                          sdp_answers_then_real=args.sdp_answers_then_real).start(config.iface)

@@ -97,6 +97,28 @@ def pki():
     return str(create_pki(LOG_DIR / 'pki'))
 
 
+@pytest.fixture(scope='session')
+def foreign_pki():
+    """Another PKI made by create_pki: its roots and keys differ from those of `pki`."""
+    from .pki import create_pki
+    return str(create_pki(LOG_DIR / 'pki-foreign'))
+
+
+@pytest.fixture
+def ev_pki(pki, tmp_path, request):
+    """Factory: an EV's own PKI folder (make_ev_pki) from the charger's `pki`, with a 'valid',
+    'none', 'expired' or 'foreign' contract certificate; returns its path (str).
+
+        def test_pnc(ev_pki): folder = ev_pki('expired')
+    """
+    from .pki import make_ev_pki
+
+    def make(contract: str = 'valid') -> str:
+        foreign = request.getfixturevalue('foreign_pki') if contract == 'foreign' else None
+        return str(make_ev_pki(Path(pki), tmp_path / f'ev-pki-{contract}', contract, foreign))
+    return make
+
+
 @pytest.fixture
 def processes(request):
     started = []

@@ -63,3 +63,24 @@ def test_sdp_answers_announce_another_address_first(plc_link, charger):
     first, second, third = sdp_answers(plc_link, 3)
     assert first == second == '2001:db8::1'
     assert ipaddress.IPv6Address(third).is_link_local, proc.log()
+
+
+@pytest.mark.parametrize('modes, expected', [('EIM PNC', 'EIM,PNC'), ('pnc', 'PNC'),
+                                             ('PNC,EIM,PNC', 'PNC,EIM')])
+def test_auth_modes_by_commas_or_spaces(modes, expected):
+    assert parse_args(['--auth-modes', modes]).auth_modes == expected
+
+
+@pytest.mark.parametrize('modes', ['', 'EIM,CARD'])
+def test_unknown_auth_modes_are_rejected(modes):
+    with pytest.raises(SystemExit):
+        parse_args(['--auth-modes', modes])
+
+
+def test_plug_and_charge_charger_starts_and_answers(plc_link, charger, pki):
+    proc = charger('ISO_15118_2,ISO_15118_20_DC', '--tls', '--tls13', '--pki', pki,
+                   '--auth-modes', 'EIM PNC', '--sales-tariff', '--receipt-required',
+                   '--strict-contract-root', '--tamper-signature', 'CertificateInstallationRes')
+    (answer,) = sdp_answers(plc_link, 1)
+    assert ipaddress.IPv6Address(answer).is_link_local, proc.log()
+    assert proc.proc.poll() is None, proc.log()

@@ -6,7 +6,7 @@ import threading
 
 from .bitstream import BitWriter
 from .coder import FormReader, decode_element, encode_element
-from .errors import ExiDecodeError, ExiEncodeError, ExiError, ExiSchemaError
+from .errors import ExiDecodeError, ExiEncodeError, ExiError
 from .grammar import EXIFICIENT, FORMS
 from .interop import problems_of
 from .loader import load_namespace
@@ -88,9 +88,6 @@ class NativeExiCodec:
     def _check_root(root, name, namespace):
         if root is None:
             raise ExiEncodeError(f'{name!r} is not an element of {namespace}')
-        if root.ambiguous:
-            raise ExiSchemaError(f'{name!r} has several types in {namespace}; '
-                                 'relaxed fragment grammars are not supported')
 
     def decode(self, stream: bytes, namespace: str) -> str:
         return json.dumps(self.decode_object(stream, namespace), separators=(',', ':'))

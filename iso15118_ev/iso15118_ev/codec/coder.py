@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from .bitstream import BitReader, BitWriter
 from .errors import ExiDecodeError, ExiEncodeError
-from .grammar import AT, CH, CHARACTERS_KEY, EE, END_KEY, SE, SE_ANY, VALUE_KEY, TypeGrammar
+from .grammar import (AT, AT_ANY, BEYOND, CH, CHARACTERS_KEY, EE, END_KEY, SE, SE_ANY, VALUE_KEY,
+                      TypeGrammar)
 
 
 MANY_CHILDREN = 12
+UNSUPPORTED = {CH: 'text in mixed content', SE_ANY: 'wildcard content',
+               AT_ANY: 'an attribute wildcard', SE: 'a child of a relaxed element fragment'}
 
 
 def encode_element(w: BitWriter, grammar: TypeGrammar, value, name: str) -> None:
@@ -146,7 +149,7 @@ def decode_element(r: FormReader, grammar: TypeGrammar):
             return out
         production = productions[code]
         kind = production.kind
-        if kind == SE:
+        if kind == SE and production.grammar is not None:
             child = decode_element(r, production.grammar)
             if production.is_list:
                 items = out.setdefault(production.name, [])
@@ -158,16 +161,16 @@ def decode_element(r: FormReader, grammar: TypeGrammar):
             else:
                 out[production.name] = child
         elif kind == EE:
+            if grammar.simple_content is not None:  # a relaxed grammar's EE before any CH
+                out.setdefault(VALUE_KEY, '')
             return out
-        elif kind == AT or grammar.simple_content is not None:
+        elif kind == AT or (kind == CH and grammar.simple_content is not None):
             out[production.name] = production.datatype.decode(r)
-        elif kind == CH:
-            raise ExiDecodeError(f'{grammar.name}: text in mixed content is not supported')
-        elif kind == SE_ANY:
-            raise ExiDecodeError(f'{grammar.name}: wildcard content is not supported')
-        else:
+        elif kind == BEYOND:
             raise ExiDecodeError(f'{grammar.name}: more {production.name} than the schema '
                                  'allows')
+        else:
+            raise ExiDecodeError(f'{grammar.name}: {UNSUPPORTED[kind]} is not supported')
         state = production.target
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from .datatypes import Datatype
 
-AT, SE, EE, CH, SE_ANY, BEYOND = range(6)   # BEYOND: an item after the bound of its list
+# BEYOND: an item after the bound of its list. AT_ANY: AT(*), only in relaxed element fragment
+# grammars (generate/relaxed.py).
+AT, SE, EE, CH, SE_ANY, BEYOND, AT_ANY = range(7)
 VALUE_KEY = 'value'
 END_KEY = ''
 CHARACTERS_KEY = '#'

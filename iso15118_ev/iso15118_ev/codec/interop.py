@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 
 from .datatypes import BinaryType, StringType
-from .grammar import EXIFICIENT, VALUE_KEY, TypeGrammar
+from .grammar import END_KEY, EXIFICIENT, VALUE_KEY, TypeGrammar
 
 MAX_STRING_CHARACTERS = 64
 MAX_UNBOUNDED_BINARY_OCTETS = 350
@@ -40,7 +40,8 @@ def _element(grammar, value, path, found) -> None:
             _value(production.datatype, value[json_key], f'{path}/@{json_key}', found)
             state = production.target
     if grammar.simple_content is not None:
-        if VALUE_KEY in value:
+        # no characters are a first-level EE in a relaxed grammar (fragment roots like eMAID)
+        if VALUE_KEY in value and (value[VALUE_KEY] or END_KEY not in state.by_key):
             _value(grammar.simple_content, value[VALUE_KEY], path, found)
         return
     for child in grammar.children:

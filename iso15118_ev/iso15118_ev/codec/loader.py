@@ -14,7 +14,7 @@ from .grammar import Production, State, TypeGrammar, add_bound_forms, attribute_
 from .roots import NamespaceGrammars, Root
 from .schemas import SCHEMA_FILES
 
-FORMAT = 1  # bump when the tables below change shape
+FORMAT = 2  # bump when the tables below change shape
 DIRECTORY = Path(__file__).with_name('grammars')
 
 
@@ -60,7 +60,7 @@ def from_tables(tables: dict) -> NamespaceGrammars:
         add_bound_forms(grammar.states)
 
     def roots(kind):
-        return [Root(code, qname, ambiguous, None if index < 0 else grammars[index])
-                for code, (qname, ambiguous, index) in enumerate(tables[kind])]
+        return [Root(code, qname, None if index < 0 else grammars[index])
+                for code, (qname, index) in enumerate(tables[kind])]
     fragment = None if tables['fragment'] is None else roots('fragment')
     return NamespaceGrammars(tables['namespace'], roots('document'), fragment)

@@ -9,13 +9,12 @@ from .schemas import FRAGMENT_ROOTS
 class Root:
     """A root element: its event code in the document or fragment grammar, and its grammar."""
 
-    __slots__ = ('code', 'qname', 'name', 'ambiguous', 'grammar')
+    __slots__ = ('code', 'qname', 'name', 'grammar')
 
-    def __init__(self, code: int, qname: str, ambiguous: bool = False, grammar=None):
+    def __init__(self, code: int, qname: str, grammar=None):
         self.code = code
         self.qname = qname
         self.name = split_qname(qname)[0]
-        self.ambiguous = ambiguous  # declared with several types: relaxed grammar, not built
         self.grammar = grammar
 
 
@@ -36,9 +35,6 @@ class NamespaceGrammars:
 
     def is_fragment(self, root_name: str) -> bool:
         return '*' in self.fragment_names or root_name in self.fragment_names
-
-    def serves_fragment(self, root: Root) -> bool:
-        return not root.ambiguous and self.is_fragment(root.name)
 
 
 def _by_name(roots: list) -> dict:

@@ -28,6 +28,9 @@ INVALID_EXI = bytes([0xDE, 0xAD, 0xBE, 0xEF])
 # Repeats of a request the charger answered with EVSEProcessing=Ongoing* are this far apart.
 ONGOING_REPEAT_S = 0.1
 Values = Callable[[dict], Mapping[str, float]]
+Signer = Callable[[str, dict], dict]      # (request name, body) -> its header Signature
+# Refusals of the EV's contract or of its signatures: the authorization failed.
+CONTRACT_REFUSALS = ('Certificate', 'CertChain', 'Signature', 'Challenge', 'Contract')
 
 
 @dataclass(frozen=True)
@@ -62,16 +65,18 @@ class Envelope(abc.ABC):
     """How one protocol wraps its message bodies (namespace, payload type, header)."""
 
     @abc.abstractmethod
-    def wrap(self, name: str, body: dict, session_id: str) -> Tuple[str, int, dict]:
-        """(namespace, V2GTP payload type, document) of a request."""
+    def wrap(self, name: str, body: dict, session_id: str,
+             signature: Optional[dict] = None) -> Tuple[str, int, dict]:
+        """(namespace, V2GTP payload type, document) of a request; `signature` goes into
+        its header."""
 
     @abc.abstractmethod
     def namespace(self, payload_type: int) -> str:
         """The namespace a response of this payload type is decoded in (ValueError if none)."""
 
     @abc.abstractmethod
-    def unwrap(self, document: dict) -> Tuple[str, dict, Optional[str]]:
-        """(message name, body, session ID or None) of a decoded response."""
+    def unwrap(self, document: dict) -> Tuple[str, dict, Optional[dict]]:
+        """(message name, body, header or None) of a decoded response."""
 
     @abc.abstractmethod
     def refusal(self, name: str, body: Mapping) -> Optional[str]:
@@ -115,6 +120,14 @@ class Observer(abc.ABC):
     @abc.abstractmethod
     def on_services_selected(self, service_ids: Tuple[int, ...]) -> None: ...
 
+    @abc.abstractmethod
+    def on_payment(self, method: str, emaid: str) -> None:
+        """The payment in use (Contract or ExternalPayment) and, with Contract, the eMAID."""
+
+    @abc.abstractmethod
+    def on_contract_installed(self, emaid: str) -> None:
+        """A new contract certificate was installed (or renewed) and stored for this EV."""
+
 
 class BufferedObserver:
     """Holds a session's reports until `flush()`, which `Context.request` calls right after it
@@ -153,6 +166,8 @@ class Context:
         self.session_id = ''
         self.last_session_id = ''             # in the last response's header
         self.last_response = ''
+        self.last_header: dict = {}           # the last response's header (its Signature)
+        self.payment = None                   # protocol.payment.Payment of this session
         self.fault_fired: Optional[Fault] = None
         # V2G_EVCC_CommunicationSetup_Timeout: from the connection until SessionSetupRes.
         self.setup_deadline: Optional[Deadline] = Deadline(
@@ -167,11 +182,12 @@ class Context:
 
     # --- the exchange ------------------------------------------------------------------------
     async def request(self, name: str, body: dict, deadline: Optional['Deadline'] = None,
-                      values: Optional[Values] = None) -> dict:
+                      values: Optional[Values] = None, signature: Optional[dict] = None) -> dict:
         """Send request `name` and return the body of its response (`name` with Res).
 
         With a running sequence timer (`deadline`), the EV waits no longer than it has left.
-        `values` reads the charger's quantities from the response for the observer.
+        `values` reads the charger's quantities from the response for the observer;
+        `signature` goes into the request's header.
         """
         expected = name[:-3] + 'Res'
         timeout = self.timeout(name)
@@ -179,7 +195,8 @@ class Context:
         if deadline is not None:
             deadline.check(name[:-3])
             timeout = min(timeout, deadline.remaining())
-        namespace, payload_type, document = self.envelope.wrap(name, body, self.session_id)
+        namespace, payload_type, document = self.envelope.wrap(name, body, self.session_id,
+                                                               signature)
         try:
             payload = self.codec.encode_object(document, namespace)
         except ExiEncodeError as exc:
@@ -198,16 +215,19 @@ class Context:
 
     async def repeat_while_ongoing(self, name: str, build: Callable[[], dict], timer: str,
                                    values: Optional[Values] = None,
-                                   check: Optional[Callable[[dict], object]] = None) -> dict:
+                                   check: Optional[Callable[[dict], object]] = None,
+                                   sign: Optional[Signer] = None) -> dict:
         """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within the
-        sequence timer `timer`; `check` sees every response.
+        sequence timer `timer`; `check` sees every response, `sign` signs every request.
 
         Returns the last response: Finished, or whatever came when the EV or the charger
         wanted to end.
         """
         deadline = self.deadline(timer)
         while True:
-            response = await self.request(name, build(), deadline, values)
+            body = build()
+            signature = sign(name, body) if sign is not None else None
+            response = await self.request(name, body, deadline, values, signature)
             if check is not None:
                 check(response)
             if response['EVSEProcessing'] == 'Finished' or self.model.wants_to_end:
@@ -253,7 +273,9 @@ class Context:
             raise protocol_error(f'{expected} could not be decoded: {exc}') from None
 
     def _read(self, expected: str, document: dict) -> dict:
-        name, body, session_id = self.envelope.unwrap(document)
+        name, body, header = self.envelope.unwrap(document)
+        session_id = header['SessionID'] if header is not None else None
+        self.last_header = header or {}
         self.last_session_id = session_id or ''
         self.last_response = name
         if name != expected:
@@ -264,7 +286,10 @@ class Context:
                                  f'({self.session_id})')
         refusal = self.envelope.refusal(name, body)
         if refusal is not None:
-            raise protocol_error(f'the charger refused: {refusal} in {name}')
+            reason = EndReason.PROTOCOL_ERROR
+            if any(word in refusal for word in CONTRACT_REFUSALS):
+                reason = EndReason.AUTHORIZATION_FAILED
+            raise SessionEnd(reason, f'the charger refused: {refusal} in {name}')
         return body
 
     async def _fire_fault(self, name: str, payload_type: int, timeout: float) -> None:

@@ -82,14 +82,15 @@ def dc_status(body: Mapping) -> Mapping:
 async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str,
                   values: Values = charger_values,
                   status: Callable[[Mapping], Mapping] = dc_status,
-                  check: Callable[[Context, str, Mapping], object] = check_dc_status) -> dict:
+                  check: Callable[[Context, str, Mapping], object] = check_dc_status,
+                  sign=None) -> dict:
     """`Context.repeat_while_ongoing`, with `check` on the charger's status (`status` of a
     response, when it has one): by default DC_EVSEStatus, whose stop requests are heeded."""
     def check_status(response):
         charger_status = status(response)
         if charger_status is not None:
             check(ctx, name[:-3] + 'Res', charger_status)
-    return await ctx.repeat_while_ongoing(name, build, timer, values, check_status)
+    return await ctx.repeat_while_ongoing(name, build, timer, values, check_status, sign)
 
 
 async def cable_check(ctx: Context, strict_isolation: bool) -> bool:

@@ -10,7 +10,7 @@ closes the connection.
 from __future__ import annotations
 
 from ..codec import namespaces as ns
-from ..vocabulary import DIN
+from ..vocabulary import DIN, EXTERNAL_PAYMENT
 from . import dc
 from .context import Context, Outcome, early_end, need, orderly_outcome, protocol_error
 from .envelopes import V2gMessageEnvelope
@@ -54,6 +54,8 @@ async def service_discovery(ctx: Context) -> int:
     if 'ExternalPayment' not in options:
         raise protocol_error(f'ServiceDiscoveryRes: PaymentOptions {options} lack '
                              'ExternalPayment, the only payment DIN SPEC 70121 has')
+    ctx.payment.external_only('DIN SPEC 70121 sessions use external payment only')
+    ctx.observer.on_payment(EXTERNAL_PAYMENT, '')
     return response['ChargeService']['ServiceTag']['ServiceID']
 
 

@@ -18,7 +18,7 @@ def _single(mapping, what: str) -> Tuple[str, object]:
 class AppProtocolEnvelope(Envelope):
     """supportedAppProtocolReq/Res: no header (ISO 15118-2 8.2, ISO 15118-20 8.3.1)."""
 
-    def wrap(self, name, body, session_id):
+    def wrap(self, name, body, session_id, signature=None):
         return ns.APP_PROTOCOL, PayloadType.EXI, {name: body}
 
     def namespace(self, payload_type):
@@ -41,8 +41,11 @@ class V2gMessageEnvelope(Envelope):
     def __init__(self, namespace: str):
         self._namespace = namespace
 
-    def wrap(self, name, body, session_id):
-        document = {'V2G_Message': {'Header': {'SessionID': session_id}, 'Body': {name: body}}}
+    def wrap(self, name, body, session_id, signature=None):
+        header = {'SessionID': session_id}
+        if signature is not None:
+            header['Signature'] = signature
+        document = {'V2G_Message': {'Header': header, 'Body': {name: body}}}
         return self._namespace, PayloadType.EXI, document
 
     def namespace(self, payload_type):
@@ -56,7 +59,7 @@ class V2gMessageEnvelope(Envelope):
             raise protocol_error(f'{next(iter(document))} instead of a V2G_Message')
         header, body = message['Header'], message['Body']
         name, content = _single(body, 'the response Body')
-        return name, content, header['SessionID']
+        return name, content, header
 
     def refusal(self, name, body):
         code = body.get('ResponseCode', '')
@@ -77,8 +80,10 @@ class Iso20Envelope(Envelope):
     CommonMessages (ISO 15118-20 Table 12).
     """
 
-    def wrap(self, name, body, session_id):
+    def wrap(self, name, body, session_id, signature=None):
         header = {'SessionID': session_id, 'TimeStamp': int(time.time())}
+        if signature is not None:
+            header['Signature'] = signature
         if name.startswith('DC_'):
             namespace, payload_type = ns.ISO20_DC, PayloadType.ISO20_DC
         elif name.startswith('AC_'):
@@ -95,7 +100,7 @@ class Iso20Envelope(Envelope):
 
     def unwrap(self, document):
         name, content = _single(document, 'the response')
-        return name, content, content['Header']['SessionID']
+        return name, content, content['Header']
 
     def refusal(self, name, body: Mapping) -> Optional[str]:
         code = body.get('ResponseCode', '')

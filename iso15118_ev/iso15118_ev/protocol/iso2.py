@@ -2,14 +2,16 @@
 standard's message sequence:
 
 SessionSetup (a new session, or the paused one resumed), ServiceDiscovery, ServiceDetail (the
-SAE J2847/2 services, DC, when enabled and offered), PaymentServiceSelection, Authorization,
-ChargeParameterDiscovery, then
+SAE J2847/2 services, DC, when enabled and offered), PaymentServiceSelection, with Plug & Charge
+(see iso2_pnc) CertificateInstallation or CertificateUpdate where needed and PaymentDetails,
+Authorization, ChargeParameterDiscovery, then
 - DC: CableCheck, PreCharge, PowerDelivery(Start), CurrentDemand loop, PowerDelivery(Stop),
   WeldingDetection;
 - AC: PowerDelivery(Start), ChargingStatus loop, PowerDelivery(Stop);
 and SessionStop (Terminate, or Pause to resume later).
 
-The charger's EVSENotification ReNegotiation in the charge loop is answered with
+Under Plug & Charge, the charger's ReceiptRequired in the charge loop is answered with a signed
+MeteringReceipt. The charger's EVSENotification ReNegotiation in the charge loop is answered with
 PowerDelivery(Renegotiate), ChargeParameterDiscovery and PowerDelivery(Start); the loop goes on.
 A stop or pause is orderly from pre-charge (DC) / PowerDelivery (AC) on; before that, the EV
 closes the connection.
@@ -20,10 +22,11 @@ import logging
 from typing import Dict, Mapping, Optional
 
 from ..codec import namespaces as ns
-from ..vocabulary import ISO2
-from . import dc
+from ..vocabulary import CONTRACT, ISO2
+from . import dc, iso2_pnc
 from .context import Context, Outcome, early_end, need, orderly_outcome, protocol_error
 from .envelopes import V2gMessageEnvelope
+from .payment import INSTALL, UPDATE
 from .values import physical_value, read_physical
 
 logger = logging.getLogger(__name__)
@@ -45,13 +48,15 @@ async def run(ctx: Context) -> Outcome:
     model = ctx.model
     await ctx.set_up_session(NEW_SESSION_ID, ctx.evcc_id.hex().upper())
     go_on(ctx, 'service discovery')
-    selected = await service_discovery(ctx)
+    selected, method, certificate_action = await service_discovery(ctx)
     go_on(ctx, 'payment service selection')
-    await payment_service_selection(ctx, selected)
+    await payment_service_selection(ctx, selected, method)
     go_on(ctx, 'authorization')
-    await dc.ongoing(ctx, 'AuthorizationReq', dict, 'ongoing')
+    await authorization(ctx, method, certificate_action)
     go_on(ctx, 'charge parameter discovery')
     schedule = await charge_parameter_discovery(ctx)
+    if method == CONTRACT and schedule is not None:
+        iso2_pnc.check_sales_tariff(ctx, schedule)
     go_on(ctx, 'cable check' if model.mode.is_dc else 'power delivery')
     ctx.observer.on_power_ready()
     if model.mode.is_dc:
@@ -70,27 +75,32 @@ def go_on(ctx: Context, before: str) -> None:
         raise early_end(ctx.model, before)
 
 
-async def service_discovery(ctx: Context) -> list:
-    """The services to select: the charge service and, DC with SAE J2847/2 enabled, those of
-    its services the charger offers (with the parameter set ServiceDetail describes)."""
+async def service_discovery(ctx: Context) -> tuple:
+    """(services to select, payment method, certificate action): the charge service, the
+    certificate service where the contract needs installing or renewing, and, DC with SAE
+    J2847/2 enabled, those of its services the charger offers (with the parameter set
+    ServiceDetail describes)."""
     model = ctx.model
     response = await ctx.request('ServiceDiscoveryReq', {})
     options = response['PaymentOptionList']['PaymentOption']
-    if 'ExternalPayment' not in options:
-        raise protocol_error(f'ServiceDiscoveryRes: PaymentOptionList {options} lacks '
-                             'ExternalPayment, the only payment this EV supports')
+    options = [options] if isinstance(options, str) else options
+    certificate_service = iso2_pnc.certificate_service(response)
+    offered = certificate_service is not None
+    method, action = ctx.payment.choose(options, offered, offered)
     charge_service = response['ChargeService']
     modes = charge_service['SupportedEnergyTransferMode']['EnergyTransferMode']
     if model.mode.iso2_mode not in modes:
         raise protocol_error(f'ServiceDiscoveryRes: SupportedEnergyTransferMode {modes} lacks '
                              f'{model.mode.iso2_mode}')
     selected = [{'ServiceID': charge_service['ServiceID']}]
+    if action is not None:
+        selected.append(iso2_pnc.selected_certificate_service(certificate_service, action))
     if model.sae_j2847_enabled and model.mode.is_dc:
-        offered = {s['ServiceID'] for s in response.get('ServiceList', {}).get('Service', ())}
+        listed = {s['ServiceID'] for s in response.get('ServiceList', {}).get('Service', ())}
         for service_id in SAE_J2847_SERVICES:
-            if service_id in offered:
+            if service_id in listed:
                 selected.append(await service_detail(ctx, service_id))
-    return selected
+    return selected, method, action
 
 
 async def service_detail(ctx: Context, service_id: int) -> dict:
@@ -102,11 +112,32 @@ async def service_detail(ctx: Context, service_id: int) -> dict:
     return {'ServiceID': service_id, 'ParameterSetID': parameter_sets[0]['ParameterSetID']}
 
 
-async def payment_service_selection(ctx: Context, selected: list) -> None:
+async def payment_service_selection(ctx: Context, selected: list, method: str) -> None:
     await ctx.request('PaymentServiceSelectionReq', {
-        'SelectedPaymentOption': 'ExternalPayment',
+        'SelectedPaymentOption': method,
         'SelectedServiceList': {'SelectedService': selected}})
     ctx.observer.on_services_selected(tuple(s['ServiceID'] for s in selected))
+    if method != CONTRACT:
+        ctx.observer.on_payment(method, '')
+
+
+async def authorization(ctx: Context, method: str, certificate_action) -> None:
+    """External payment: Authorization until the charger is done. Plug & Charge: the
+    certificate installation or update first, PaymentDetails, then Authorization signing the
+    charger's challenge."""
+    if method != CONTRACT:
+        await dc.ongoing(ctx, 'AuthorizationReq', dict, 'ongoing')
+        return
+    if certificate_action == INSTALL:
+        await iso2_pnc.install_certificate(ctx)
+    elif certificate_action == UPDATE:
+        await iso2_pnc.update_certificate(ctx)
+    go_on(ctx, 'payment details')
+    challenge = await iso2_pnc.payment_details(ctx)
+    go_on(ctx, 'authorization')
+    await dc.ongoing(ctx, 'AuthorizationReq',
+                     lambda: iso2_pnc.authorization_request(challenge), 'ongoing',
+                     sign=iso2_pnc.authorization_signer(ctx))
 
 
 async def charge_parameter_discovery(ctx: Context) -> Optional[dict]:
@@ -207,6 +238,7 @@ async def charge_loop(ctx: Context, schedule: dict) -> None:
     model = ctx.model
     await power_delivery(ctx, START, schedule)
     receipt_noted = False
+    contract = ctx.payment.used == CONTRACT
     while not model.wants_to_end:
         if model.mode.is_dc:
             response = await ctx.request('CurrentDemandReq', dc.current_demand_req(model, pv),
@@ -215,13 +247,22 @@ async def charge_loop(ctx: Context, schedule: dict) -> None:
         else:
             response = await ctx.request('ChargingStatusReq', {}, values=charger_values)
             note = check_status(ctx, 'ChargingStatusRes', response['AC_EVSEStatus'])
-        if response.get('ReceiptRequired') and not receipt_noted:
+        if response.get('ReceiptRequired') and contract:
+            await metering_receipt(ctx, response, schedule)
+        elif response.get('ReceiptRequired') and not receipt_noted:
             receipt_noted = True
             logger.info('the charger sets ReceiptRequired; MeteringReceipt is Plug & Charge '
                         'only: with external payment the EV goes on without one')
         if note == 'ReNegotiation' and not model.wants_to_end:
             schedule = await renegotiate(ctx, schedule)
     await power_delivery(ctx, STOP, schedule)
+
+
+async def metering_receipt(ctx: Context, response: Mapping, schedule: dict) -> None:
+    receipt = await iso2_pnc.metering_receipt(ctx, response, schedule['SAScheduleTupleID'])
+    kind = 'DC' if ctx.model.mode.is_dc else 'AC'
+    check_status(ctx, 'MeteringReceiptRes', need(receipt, f'{kind}_EVSEStatus',
+                                                   'MeteringReceiptRes'))
 
 
 async def renegotiate(ctx: Context, schedule: dict) -> dict:

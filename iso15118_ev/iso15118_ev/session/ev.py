@@ -15,13 +15,17 @@ from typing import Callable, Mapping, Optional
 from ..codec import NativeExiCodec
 from ..codec import namespaces as ns
 from ..protocol.context import Outcome
+from ..protocol.payment import Payment
+from ..security.errors import IdentityError, SecurityProblem
+from ..security.identity import EvIdentity
 from ..transport.link import mac_address, resolve_interface
 from ..transport.sdp import discover
 from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, protocols_for
 from ..vehicle.model import EvModel
 from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_BOUND, InvalidRequest,
                                   StartRequest, check_value, updated)
-from ..vocabulary import DIN, ISO20_AC, ISO20_DC, EndReason, Fault, Phase
+from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, EndReason,
+                          Fault, Phase)
 from . import events as ev
 from .settings import EvSettings
 from .tracker import SessionTracker
@@ -66,19 +70,19 @@ class Ev:
                 check_iso20_service(mode, self.settings.iso20_services)
         except InvalidRequest as exc:
             return CommandResult.refused(str(exc))
-        if request.payment_option == 'Contract':
-            return CommandResult.refused(
-                'payment_option "Contract" (Plug & Charge) is not supported yet; use '
-                '"ExternalPayment" or leave it empty')
         if self.phase in ACTIVE_PHASES:
             return CommandResult.refused(f'a session is already running (phase '
                                          f'{self.phase.name.lower()}); stop_charging first')
         if self._shutting_down:
             return CommandResult.refused('the EV is shutting down')
+        try:
+            payment = self._payment(request)
+        except SecurityProblem as exc:
+            return CommandResult.refused(f'Plug & Charge: {exc}')
         resuming = self.phase == Phase.PAUSED
         self.model.begin_session(request, mode)
         self.tracker.begin(request.energy_transfer_mode)
-        self._task = asyncio.ensure_future(self._session(offered))
+        self._task = asyncio.ensure_future(self._session(offered, payment))
         verb = 'resuming the paused session' if resuming else 'session starting'
         return CommandResult.ok(f'{verb}: {request.energy_transfer_mode} over '
                                 f'{" > ".join(offered)} on {self.iface}')
@@ -179,10 +183,24 @@ class Ev:
         if self.phase == Phase.DISCOVERING and self._task is not None:
             self._task.cancel()
 
-    async def _session(self, offered) -> None:
+    def _payment(self, request: StartRequest) -> Payment:
+        """The session's payment; with Contract, this EV's identity, read afresh from its PKI
+        folder (IdentityError names a missing or broken file)."""
+        settings = self.settings
+        if request.payment_option != CONTRACT:
+            return Payment()
+        if not settings.pki_path:
+            raise IdentityError('pki_path', 'not set: payment_option Contract needs the EV\'s '
+                                'PKI folder')
+        return Payment(CONTRACT, request.enforce_payment_option,
+                       EvIdentity.load(settings.pki_path),
+                       settings.force_certificate_installation,
+                       settings.contract_update_within_days * 86400.0)
+
+    async def _session(self, offered, payment: Payment) -> None:
         started = time.monotonic()
         try:
-            outcome = await self._run(offered)
+            outcome = await self._run(offered, payment)
         except asyncio.CancelledError:
             outcome = self._cancelled_outcome()
         except Exception as exc:  # the EV must survive whatever a session does
@@ -190,9 +208,27 @@ class Ev:
             outcome = Outcome(EndReason.INTERNAL_ERROR, f'{type(exc).__name__}: {exc}')
         self._finish(outcome, time.monotonic() - started)
 
-    async def _run(self, offered) -> Outcome:
+    async def _run(self, offered, payment: Payment) -> Outcome:
+        outcome = await self._discover_and_run(offered, payment)
+        if not self._falls_back(payment, outcome):
+            return outcome
+        logger.warning('%s; enforce_payment_option is not set: a new session with external '
+                       'payment follows', outcome.message)
+        self.model.begin_session(self.model.request, self.model.mode)
+        self.tracker.set_phase(Phase.DISCOVERING)
+        return await self._discover_and_run(offered, Payment())
+
+    def _falls_back(self, payment: Payment, outcome: Outcome) -> bool:
+        """The charger refused the contract; the EV may pay externally instead."""
+        return (outcome.reason == EndReason.AUTHORIZATION_FAILED and payment.used == CONTRACT
+                and not payment.enforce and EXTERNAL_PAYMENT in payment.offered
+                and not (self.model.stop_requested or self.model.pause_requested
+                         or self._shutting_down))
+
+    async def _discover_and_run(self, offered, payment: Payment) -> Outcome:
         settings = self.settings
-        want_tls = settings.use_tls or settings.enforce_tls
+        # Plug & Charge needs TLS: chargers offer Contract (-2) and PnC (-20) on TLS only.
+        want_tls = settings.use_tls or settings.enforce_tls or payment.wanted == CONTRACT
         secc, sent = await discover(self.iface, want_tls, settings.sdp_max_requests,
                                     settings.sdp_interval_s)
         if secc is None:
@@ -205,7 +241,7 @@ class Ev:
                            f'{"TLS" if want_tls else "no TLS"}')
         self.tracker.on_charger_found(secc.tls)
         v2g = V2gSettings(offered, settings.timeouts, mac_address(self.iface), settings.pki_path,
-                          settings.iso20_control_mode)
+                          settings.iso20_control_mode, payment)
         return await run_v2g_session(secc, v2g, self.model, self.tracker, self.codec)
 
     def _cancelled_outcome(self) -> Outcome:

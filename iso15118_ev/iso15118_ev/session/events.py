@@ -63,6 +63,10 @@ class StopFromCharger(EdgeEvent):
     """The charger asked to stop (StopCharging, Terminate)."""
 
 
+class ContractInstalled(EdgeEvent):
+    """A new contract certificate was installed for this EV; `detail` names its eMAID."""
+
+
 class PauseFromCharger(EdgeEvent):
     """The charger asked to pause (ISO 15118-20 Pause)."""
 
@@ -78,6 +82,8 @@ class SessionSnapshot:
     session_id: str = ''
     tls: bool = False
     selected_services: Tuple[int, ...] = ()
+    payment_option: str = ''            # Contract or ExternalPayment, once chosen
+    emaid: str = ''                     # the contract in use (Plug & Charge)
     last_charger_message: str = ''
     fault: str = ''
     ev_target_voltage: float = math.nan

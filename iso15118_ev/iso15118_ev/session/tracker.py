@@ -102,6 +102,12 @@ class SessionTracker(Observer):
     def on_services_selected(self, service_ids: Tuple[int, ...]) -> None:
         self._update(selected_services=tuple(service_ids))
 
+    def on_payment(self, method: str, emaid: str) -> None:
+        self._update(payment_option=method, emaid=emaid)
+
+    def on_contract_installed(self, emaid: str) -> None:
+        self.sink(ev.ContractInstalled(f'contract certificate {emaid} installed'))
+
     def on_pre_charged(self, charger_voltage: float) -> None:
         target = self.model.dc.target_voltage
         self.sink(ev.DcPowerOn(f'pre-charge reached {charger_voltage:.1f} V '

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from ..codec import NativeExiCodec
 from ..protocol import din, iso2, iso20
 from ..protocol.app_protocol import negotiate
 from ..protocol.context import Context, Observer, Outcome, SessionEnd
+from ..protocol.payment import Payment
 from ..protocol.timers import Timeouts
 from ..transport.connection import Connection, ConnectionLost, TlsFailure
 from ..transport.sdp import SeccAddress
@@ -33,6 +34,7 @@ class V2gSettings:
     evcc_id: bytes                    # the PLC interface's MAC address
     pki_path: str = ''
     iso20_control_mode: str = 'auto'
+    payment: Payment = field(default_factory=Payment)
 
 
 async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvModel,
@@ -45,6 +47,7 @@ async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvMod
         return Outcome(EndReason.CONNECTION_LOST, str(exc))
     ctx = Context(connection, codec, model, observer, settings.timeouts, settings.evcc_id,
                   settings.iso20_control_mode)
+    ctx.payment = settings.payment
     try:
         outcome = await _converse(ctx, settings.offered)
     finally:

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from ..vocabulary import PAYMENT_OPTIONS
+
 
 class InvalidRequest(ValueError):
     """A command argument is out of range, not a number, or unknown. The message says which."""
@@ -82,7 +84,6 @@ def updated(current, changes: Mapping[str, float], bounds: Mapping[str, Bound]):
     return dataclasses.replace(current, **checked)
 
 
-PAYMENT_OPTIONS = ('Contract', 'ExternalPayment')
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ A handler gets (request name, request body) and returns what the charger does:
 - `Raw(bytes, segment=0, close=False)`: these bytes are written as they are (framing tests),
   in TCP segments of `segment` bytes if given, and then the connection closed if `close`;
 - `Silent()`: no answer, the connection stays open;
-- `Close()`: the charger closes the connection.
+- `Close()`: the charger closes the connection;
+- `Signed(body, signature)`: the response body with this Signature in its header.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Callable, List, Optional, Tuple
 from iso15118_ev.codec import NativeExiCodec
 from iso15118_ev.codec import namespaces as ns
 from iso15118_ev.protocol.app_protocol import APP_PROTOCOLS
+from iso15118_ev.protocol.payment import Payment
 from iso15118_ev.protocol.timers import Timeouts
 from iso15118_ev.session.v2g import V2gSettings, run_v2g_session
 from iso15118_ev.transport.sdp import SeccAddress
@@ -49,6 +51,12 @@ class Silent:
 @dataclass(frozen=True)
 class Close:
     pass
+
+
+@dataclass(frozen=True)
+class Signed:
+    body: dict
+    signature: dict
 
 
 Handler = Callable[[str, dict], object]
@@ -92,6 +100,9 @@ class ScriptedCharger:
                     await self._write_raw(writer, action)
                     if action.close:
                         break
+                elif isinstance(action, Signed):
+                    writer.write(self._response(name, action.body, agreed, payload_type,
+                                                action.signature))
                 else:
                     writer.write(self._response(name, action, agreed, payload_type))
                 await writer.drain()
@@ -128,18 +139,19 @@ class ScriptedCharger:
         (name, body), = document.items()
         return name, body
 
-    def _response(self, request: str, body: dict, agreed: bool, payload_type: int) -> bytes:
+    def _response(self, request: str, body: dict, agreed: bool, payload_type: int,
+                  signature: Optional[dict] = None) -> bytes:
         name = request[:-3] + 'Res'
         if not agreed:
             return frame(PayloadType.EXI, self.codec.encode_object({name: body}, ns.APP_PROTOCOL))
-        session_id = SESSION_ID[self.protocol]
+        header = {'SessionID': SESSION_ID[self.protocol]}
+        if signature is not None:
+            header['Signature'] = signature
         if self.protocol in (DIN, ISO2):
-            document = {'V2G_Message': {'Header': {'SessionID': session_id},
-                                        'Body': {name: body}}}
+            document = {'V2G_Message': {'Header': header, 'Body': {name: body}}}
             namespace = APP_PROTOCOLS[self.protocol].namespace
         else:
-            document = {name: {'Header': {'SessionID': session_id,
-                                          'TimeStamp': int(time.time())}, **body}}
+            document = {name: {'Header': {**header, 'TimeStamp': int(time.time())}, **body}}
             namespace = PAYLOAD_NAMESPACES[payload_type]
         return frame(payload_type, self.codec.encode_object(document, namespace))
 
@@ -166,12 +178,13 @@ def model_for(mode: str, **start) -> EvModel:
 
 
 async def run_against(charger: ScriptedCharger, model: EvModel, offered=None,
-                      timeouts: Timeouts = Timeouts(), observer=None, control_mode='auto'):
+                      timeouts: Timeouts = Timeouts(), observer=None, control_mode='auto',
+                      payment: Optional[Payment] = None):
     """Run one EV session against the scripted charger; (outcome, observer)."""
     secc = await charger.start()
     observer = observer or RecordingObserver()
     settings = V2gSettings(tuple(offered or (charger.protocol,)), timeouts, bytes(6), '',
-                           control_mode)
+                           control_mode, payment or Payment())
     try:
         outcome = await run_v2g_session(secc, settings, model, observer, charger.codec)
     finally:

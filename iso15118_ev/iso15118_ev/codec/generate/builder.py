@@ -71,13 +71,13 @@ class GrammarBuilder:
             self._fill(*self._pending.pop())
         return grammar
 
-    # -- types ------------------------------------------------------------------------------
-    def _datatype(self, simple_type) -> Datatype:
+    def datatype(self, simple_type) -> Datatype:
         key = id(simple_type)
         if key not in self._datatypes:
             self._datatypes[key] = datatype_for(simple_type)
         return self._datatypes[key]
 
+    # -- types ------------------------------------------------------------------------------
     def _grammar_shell(self, xsd_type) -> TypeGrammar:
         key = id(xsd_type)
         grammar = self._types.get(key)
@@ -89,7 +89,7 @@ class GrammarBuilder:
 
     def _fill(self, grammar: TypeGrammar, xsd_type) -> None:
         if xsd_type.is_simple():
-            grammar.simple = self._datatype(xsd_type)
+            grammar.simple = self.datatype(xsd_type)
             grammar.states = _simple_states(grammar.simple)
             return
         auto = _Automaton()
@@ -99,7 +99,7 @@ class GrammarBuilder:
         lists: set[str] = set()
         self._unrolled, self._counted = [], []
         if xsd_type.has_simple_content():
-            grammar.simple_content = self._datatype(xsd_type.content)
+            grammar.simple_content = self.datatype(xsd_type.content)
             end = auto.node()
             auto.edges[node].append(((CH, CHARACTERS_KEY), grammar.simple_content, end))
         elif xsd_type.is_empty() or not len(xsd_type.content):
@@ -138,7 +138,7 @@ class GrammarBuilder:
         for (local, _), attribute in uses:
             nxt = auto.node()
             auto.edges[node].append(((AT, attribute_key(local)),
-                                     (local, self._datatype(attribute.type)), nxt))
+                                     (local, self.datatype(attribute.type)), nxt))
             if attribute.use != 'required':
                 auto.eps[node].append(nxt)
             node = nxt

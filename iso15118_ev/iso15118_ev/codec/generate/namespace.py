@@ -6,6 +6,7 @@ from ..grammar import split_qname
 from ..roots import NamespaceGrammars, Root
 from ..schemas import COUNTED_REPEATS_FROM
 from .builder import GrammarBuilder
+from .relaxed import relaxed_grammar
 from .xsd import load_schema
 
 
@@ -17,12 +18,15 @@ def build_namespace(namespace: str) -> NamespaceGrammars:
     grammars = NamespaceGrammars(namespace, document, None)
     if not grammars.fragment_names:
         return grammars
-    fragment = []
-    for code, element in enumerate(_all_element_declarations(builder)):
-        root = Root(code, element.name, ambiguous=element.type is None)
-        if grammars.serves_fragment(root):
+    elements = _all_element_declarations(builder)
+    fragment = [Root(code, element.name) for code, element in enumerate(elements)]
+    for root, element in zip(fragment, elements):
+        if not grammars.is_fragment(root.name):
+            continue
+        if type(element) is _Ambiguous:
+            root.grammar = relaxed_grammar(builder, element.name, element.declarations, elements)
+        else:
             root.grammar = builder.element_grammar(element)
-        fragment.append(root)
     return NamespaceGrammars(namespace, document, fragment)
 
 
@@ -38,9 +42,7 @@ def _all_element_declarations(builder) -> list:
         element = stack.pop()
         if getattr(element, 'ref', None) is not None:
             element = element.ref
-        if element.name in found and found[element.name].type is not element.type:
-            found[element.name] = _Ambiguous(element.name)
-        found.setdefault(element.name, element)
+        _add_declaration(found, element)
         xsd_type = element.type
         if id(xsd_type) in seen_types or xsd_type.is_simple() or xsd_type.has_simple_content():
             continue
@@ -50,9 +52,19 @@ def _all_element_declarations(builder) -> list:
     return sorted(found.values(), key=lambda e: split_qname(e.name))
 
 
+def _add_declaration(found: dict, element) -> None:
+    known = found.setdefault(element.name, element)
+    if known.type is element.type:
+        return
+    if type(known) is not _Ambiguous:
+        known = found[element.name] = _Ambiguous(known)
+    known.declarations.append(element)
+
+
 class _Ambiguous:
     """A name declared with different types: EXI's relaxed element fragment grammar."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, first):
+        self.name = first.name
         self.type = None
+        self.declarations = [first]

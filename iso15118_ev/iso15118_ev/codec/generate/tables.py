@@ -27,7 +27,7 @@ class _Index:
 
 def to_tables(grammars: NamespaceGrammars) -> dict:
     grammar_id, datatype_id = _Index(), _Index()
-    roots = {kind: [(r.qname, r.ambiguous, grammar_id(r.grammar)) for r in codes]
+    roots = {kind: [(r.qname, grammar_id(r.grammar)) for r in codes]
              for kind, codes in (('document', grammars.document_codes),
                                  ('fragment', grammars.fragment_codes))}
     tables = []

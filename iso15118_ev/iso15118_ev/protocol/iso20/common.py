@@ -34,6 +34,9 @@ class Iso20Session:
     pre_charge_started: bool = False    # DC: the charger's output may be live
     power_started: bool = False         # PowerDelivery(Start) was answered
     ac_target_power: Optional[float] = None   # AC: the charger's last target (W, all phases)
+    authorization: str = ''             # CONTRACT (PnC) or EXTERNAL_PAYMENT (EIM)
+    gen_challenge: str = ''             # PnC: the charger's challenge (base64)
+    authorization_refused: str = ''     # why the charger refused the authorization
     noted: Set[str] = field(default_factory=set)   # what was logged once
 
     @property

@@ -1,7 +1,8 @@
-"""ISO 15118-20 charging with EIM, EV side, in the order of the standard's message sequence
-(8.8, Figures for DC and AC):
+"""ISO 15118-20 charging, EV side, in the order of the standard's message sequence (8.8,
+Figures for DC and AC):
 
-SessionSetup (a new session, or the paused one resumed), AuthorizationSetup, Authorization,
+SessionSetup (a new session, or the paused one resumed), AuthorizationSetup, Authorization
+(EIM, or PnC signed with the contract key: see pnc.py),
 ServiceDiscovery, ServiceDetail (the energy service), ServiceSelection (the parameter set of
 the control mode: Scheduled or Dynamic), DC_/AC_ChargeParameterDiscovery, ScheduleExchange,
 then
@@ -19,10 +20,10 @@ goes on. Its other notifications are logged (see common.charger_notification).
 """
 from __future__ import annotations
 
-from ...vocabulary import ISO20
-from ..context import Context, Outcome, orderly_outcome, protocol_error
+from ...vocabulary import CONTRACT, ISO20, EndReason
+from ..context import Context, Outcome, orderly_outcome
 from ..envelopes import Iso20Envelope
-from . import ac, dc, schedules, services
+from . import ac, dc, pnc, schedules, services
 from .common import Iso20Session, charger_notification, log_warning, logger
 
 ENVELOPE = Iso20Envelope()
@@ -40,6 +41,9 @@ async def run(ctx: Context) -> Outcome:
     note = await power_off(ctx, s) if s.power_started or s.pre_charge_started else ''
     await ctx.request('SessionStopReq',
                       {'ChargingSession': 'Pause' if model.pausing else 'Terminate'})
+    if s.authorization_refused:
+        return Outcome(EndReason.AUTHORIZATION_FAILED,
+                       f'{s.authorization_refused}; the session was stopped in order')
     return orderly_outcome(model, note)
 
 
@@ -64,26 +68,28 @@ async def prepare(ctx: Context, s: Iso20Session) -> bool:
 
 
 async def authorization_setup(ctx: Context, s: Iso20Session) -> None:
+    """The authorization services offered: PnC (with the charger's GenChallenge) or EIM."""
     response = await ctx.request('AuthorizationSetupReq', {})
-    offered = response['AuthorizationServices']
-    offered = [offered] if isinstance(offered, str) else offered
-    if 'EIM' not in offered:
-        raise protocol_error(
-            f'AuthorizationSetupRes: AuthorizationServices {offered} lack EIM, the only '
-            'authorization this EV supports')
+    s.authorization, s.gen_challenge = pnc.choose_authorization(ctx, response)
 
 
 async def authorization(ctx: Context, s: Iso20Session) -> None:
-    """EIM, repeated while the charger waits for the customer; a WARNING response code (e.g.
-    WARNING_EIMAuthorizationFailure) is the charger refusing: the session ends in order."""
+    """EIM or PnC (signed with the contract key), repeated while the charger is busy; a
+    WARNING response code (e.g. WARNING_EIMAuthorizationFailure, WARNING_CertificateExpired)
+    is the charger refusing: the session ends in order."""
     def check(response):
         code = log_warning(s, 'AuthorizationRes', response)
         if code is not None:
+            s.authorization_refused = f'the charger refused the authorization: {code}'
             ctx.charger_stops(f'AuthorizationRes: ResponseCode {code}')
 
-    await ctx.repeat_while_ongoing('AuthorizationReq', lambda: {
-        'SelectedAuthorizationService': 'EIM', 'EIM_AReqAuthorizationMode': {}}, 'ongoing',
-        check=check)
+    if s.authorization == CONTRACT:
+        await ctx.repeat_while_ongoing('AuthorizationReq', lambda: pnc.authorization_request(
+            ctx, s.gen_challenge), 'ongoing', check=check, sign=pnc.authorization_signer(ctx))
+    else:
+        await ctx.repeat_while_ongoing('AuthorizationReq', lambda: {
+            'SelectedAuthorizationService': 'EIM', 'EIM_AReqAuthorizationMode': {}},
+            'ongoing', check=check)
 
 
 async def service_discovery(ctx: Context, s: Iso20Session) -> None:
