@@ -35,8 +35,10 @@ class PncCharger(Charger):
     """Offers Contract and the certificate service; answers certificate requests with the
     test PKI's contract, encrypted for the EV's OEM certificate and signed by the CPS."""
 
-    def __init__(self, pki: Path, refuse=None, tamper=None, cps_root_from=None, **kwargs):
+    def __init__(self, pki: Path, refuse=None, tamper=None, cps_root_from=None,
+                 contract_key='contractLeaf.key', **kwargs):
         super().__init__(payment=('Contract', 'ExternalPayment'), **kwargs)
+        self.contract_key = contract_key
         self.pki, self.refuse, self.tamper = pki, refuse or {}, tamper
         self.certs = pki / 'iso15118_2' / 'certs'
         self.cps_root_from = cps_root_from
@@ -72,7 +74,7 @@ class PncCharger(Charger):
     def _new_contract(self, body, *extra):
         oem = load_certificate(self.certs / 'oemLeafCert.der')
         point, encrypted = encrypt_contract_key(oem.public_key(),
-                                                load_private_key(self.pki, 'contractLeaf.key'))
+                                                load_private_key(self.pki, self.contract_key))
         parts = {
             'ContractSignatureCertChain': {'Id': 'id1', 'Certificate': b64(self.cert(
                 'contractLeafCert')), 'SubCertificates': {'Certificate': [
@@ -235,3 +237,11 @@ def test_metering_receipt_is_signed_over_the_charger_meter_info(pki, ev_pki):
     contract = load_certificate(Path(pki) / 'iso15118_2' / 'certs' / 'contractLeafCert.der')
     xmldsig.verify(scripted.codec, ns.ISO2, signature_of(scripted, 'MeteringReceiptReq'),
                    [(receipt['Id'], {'MeteringReceiptReq': receipt})], contract, 'test')
+
+
+def test_installed_key_that_does_not_match_the_certificate_is_refused(pki, ev_pki):
+    folder = ev_pki('none')
+    outcome, _, _ = pnc_session(PncCharger(Path(pki), contract_key='oemLeaf.key'), folder)
+    assert outcome.reason == EndReason.SECURITY_ERROR, outcome.message
+    assert 'the new contract' in outcome.message and 'wrong key' in outcome.message
+    assert EvIdentity.load(folder).contract_chain is None

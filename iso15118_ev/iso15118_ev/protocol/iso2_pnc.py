@@ -20,7 +20,7 @@ from typing import Mapping, Optional
 from ..codec import namespaces as ns
 from ..security.certificates import common_name
 from ..security.contract_key import decrypt_contract_key
-from ..security.errors import SecurityProblem
+from ..security.errors import IdentityError, SecurityProblem
 from ..vocabulary import CONTRACT, EndReason
 from .context import Context, SessionEnd, need
 from .payment import INSTALL
@@ -91,6 +91,8 @@ def store_new_contract(ctx: Context, what: str, response: Mapping) -> None:
     check_signature(ctx, ns.ISO2, parts, cps.leaf, what)
     chain = read_chain(response['ContractSignatureCertChain'],
                        f'{what} ContractSignatureCertChain')
+    check_chain(chain, identity.mo_roots + identity.v2g_roots,
+                f'{what}: the new contract certificate')
     key = contract_key(identity, response, what)
     emaid = response['eMAID']['value']
     if emaid != common_name(chain.leaf):
@@ -98,9 +100,11 @@ def store_new_contract(ctx: Context, what: str, response: Mapping) -> None:
                        emaid, common_name(chain.leaf))
     try:
         identity.install_contract(chain, key)
-    except SecurityProblem as exc:
+    except IdentityError as exc:
         raise SessionEnd(EndReason.INTERNAL_ERROR, f'{what}: the new contract could not be '
                          f'stored: {exc}') from None
+    except SecurityProblem as exc:
+        raise security_error(f'{what}: the new contract', exc) from None
     logger.info('%s: contract certificate %s stored in %s', what, emaid, identity.pki_path)
     ctx.observer.on_contract_installed(emaid)
 
