@@ -43,8 +43,8 @@ def session_state(snapshot: ev.SessionSnapshot) -> msg.SessionState:
                            round_trip_time=snapshot.round_trip_s,
                            selected_services=list(snapshot.selected_services))
     for name in ('protocol', 'control_mode', 'energy_transfer_mode', 'session_id', 'tls',
-                 'payment_option', 'emaid', 'last_charger_message', 'fault', 'ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
-                 'ev_max_current_limit', 'ev_max_power_limit', 'soc', 'evse_present_voltage',
+                 'payment_option', 'emaid', 'last_charger_message', 'fault', 'ev_target_voltage',
+                 'ev_target_current', 'ev_max_voltage_limit', 'ev_max_current_limit', 'ev_max_power_limit', 'soc', 'evse_present_voltage',
                  'evse_present_current', 'evse_max_voltage', 'evse_max_current',
                  'evse_max_power'):
         setattr(out, name, getattr(snapshot, name))

@@ -21,7 +21,7 @@ class EvSettings:
     iso20_control_mode: str = 'auto'                # auto: Scheduled if offered, else Dynamic
     use_tls: bool = False
     enforce_tls: bool = False
-    pki_path: str = ''                  # this EV's PKI folder (security/identity.py lists the files)
+    pki_path: str = ''                  # this EV's PKI folder (files: security/identity.py)
     force_certificate_installation: bool = False   # Plug & Charge: install even if valid
     contract_update_within_days: float = 14.0     # renew a contract this close to expiry
     sdp_max_requests: int = SDP_MAX_REQUESTS
