@@ -62,7 +62,22 @@ SECC_TLS_FILES = ('certs/cpoCertChain.pem', 'private_keys/seccLeaf.key',
 logger = logging.getLogger('charger_simulator')
 
 
+def strip_ros_args(argv) -> list:
+    """The arguments without ROS's: each `--ros-args` up to the matching `--` or the end
+    (as rclpy.utilities.remove_ros_args; launch_ros appends them to every Node's command)."""
+    kept, inside = [], False
+    for arg in argv:
+        if inside:
+            inside = arg != '--'
+        elif arg == '--ros-args':
+            inside = True
+        else:
+            kept.append(arg)
+    return kept
+
+
 def parse_args(argv=None) -> argparse.Namespace:
+    argv = strip_ros_args(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--interface', default='secc0', help='PLC interface of the charger')
@@ -187,7 +202,7 @@ def ipv6_address(text: str) -> str:
 
 def reexec_in_netns(args: argparse.Namespace) -> None:
     """Run this same program again inside the namespace (ip netns exec)."""
-    argv = [a for a in sys.argv[1:]]
+    argv = strip_ros_args(sys.argv[1:])
     i = argv.index('--netns') if '--netns' in argv else None
     if i is not None:
         del argv[i:i + 2]
