@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = 'iso15118_ev_testing'
@@ -9,6 +11,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/scenarios', sorted(glob('scenarios/*.yaml'))),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -21,6 +24,7 @@ setup(
             'charger_simulator = iso15118_ev_testing.charger_simulator:main',
             'session_monitor = iso15118_ev_testing.session_monitor:main',
             'make_test_pki = iso15118_ev_testing.pki:main',
+            'run_scenario = iso15118_ev_testing.scenario_runner:main',
         ],
     },
 )

@@ -208,3 +208,19 @@ def test_unanswered_handshake_ends_with_its_timeout():
     (outcome, _), _ = run(charger, timeouts=Timeouts({'handshake': {'supportedAppProtocolReq': 0.3}}))
     assert outcome.reason == EndReason.TIMEOUT
     assert 'supportedAppProtocolRes' in outcome.message
+
+
+def test_stop_during_power_delivery_start_still_sends_one_current_demand():
+    model = model_for('DC_extended')
+    base = DinCharger()
+
+    def handler(name, body):
+        if name == 'PowerDeliveryReq':
+            model.stop_requested = True
+        return base(name, body)
+    charger = ScriptedCharger(DIN, handler)
+    (outcome, _), _ = run(charger, model)
+    assert outcome.reason == EndReason.STOPPED_BY_EV, outcome.message
+    names = charger.names()
+    start = names.index('PowerDeliveryReq')
+    assert names[start + 1:start + 3] == ['CurrentDemandReq', 'PowerDeliveryReq']

@@ -542,3 +542,18 @@ def test_every_request_passes_the_codec_interop_checks(mode, loop):
     for (_, name, body), session_id in zip(charger.requests[1:], charger.headers):
         document = {'V2G_Message': {'Header': {'SessionID': session_id}, 'Body': {name: body}}}
         assert not codec.interop_problems(document, ns.ISO2), name
+
+
+@pytest.mark.parametrize('mode, loop', [('DC_extended', 'CurrentDemandReq'),
+                                        ('AC_three_phase_core', 'ChargingStatusReq')])
+def test_stop_during_power_delivery_start_still_sends_one_loop_request(mode, loop):
+    """A stop asked while PowerDelivery(Start) is on the way: the sequence goes on with the
+    charge loop (a charger answers PowerDelivery(Stop) right after Start with
+    FAILED_SequenceError), then stops."""
+    outcome, _, charger, _ = session(mode=mode, stop_at=('PowerDeliveryReq', 1))
+    assert outcome.reason == EndReason.STOPPED_BY_EV, outcome.message
+    names = charger.names()
+    start = names.index('PowerDeliveryReq')
+    assert names[start + 1:start + 3] == [loop, 'PowerDeliveryReq']
+    assert names.count(loop) == 1
+    assert [b['ChargeProgress'] for b in charger.bodies('PowerDeliveryReq')] == ['Start', 'Stop']

@@ -728,3 +728,21 @@ def test_charge_loop_values_reach_the_observer():
     loop = [v for n, v, _ in observer.of('on_response') if n == 'DC_ChargeLoopRes'][0]
     assert loop == {'evse_present_voltage': 200, 'evse_present_current': 10,
                     'evse_max_power': 150000, 'evse_max_current': 200, 'evse_max_voltage': 920}
+
+
+def test_stop_during_power_delivery_start_still_sends_one_loop_request():
+    charger = Iso20Charger()
+    model = model_for(MODES['DC'])
+
+    def handler(inner):
+        def handle(name, body):
+            if name == 'PowerDeliveryReq' and body['ChargeProgress'] == 'Start':
+                model.stop_requested = True
+            return inner(name, body)
+        return handle
+    outcome, _, scripted, _ = session('DC', charger, loops=0, handler=handler, model=model)
+    assert outcome.reason == EndReason.STOPPED_BY_EV, outcome.message
+    names = scripted.names()
+    start = names.index('PowerDeliveryReq')
+    assert names[start + 1:start + 3] == ['DC_ChargeLoopReq', 'PowerDeliveryReq']
+    assert names.count('DC_ChargeLoopReq') == 1

@@ -105,8 +105,12 @@ async def power_delivery(ctx: Context, ready: bool, schedule: dict | None = None
 
 
 async def charge_loop(ctx: Context) -> None:
+    """CurrentDemand until the session should end; at least once, as the sequence goes on
+    with it after PowerDelivery(ReadyToChargeState true)."""
     model = ctx.model
-    while not model.wants_to_end:
+    just_started = True
+    while just_started or not model.wants_to_end:
+        just_started = False
         response = await ctx.request('CurrentDemandReq', dc.current_demand_req(model, pv),
                                      values=dc.charger_values)
         dc.check_dc_status(ctx, 'CurrentDemandRes', response['DC_EVSEStatus'])

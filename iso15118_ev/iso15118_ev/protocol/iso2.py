@@ -233,13 +233,18 @@ async def power_delivery(ctx: Context, progress: str, schedule: dict) -> None:
 async def charge_loop(ctx: Context, schedule: dict) -> None:
     """PowerDelivery(Start), the charge loop until the session should end, PowerDelivery(Stop).
 
-    The next request goes out as soon as a response is read: the charger paces the loop.
+    The next request goes out as soon as a response is read: the charger paces the loop. After
+    PowerDelivery(Start) the sequence goes on with the charge loop, so one loop request comes
+    before a stop asked for meanwhile (chargers answer PowerDelivery(Stop) right after
+    PowerDelivery(Start) with FAILED_SequenceError).
     """
     model = ctx.model
     await power_delivery(ctx, START, schedule)
     receipt_noted = False
     contract = ctx.payment.used == CONTRACT
-    while not model.wants_to_end:
+    just_started = True
+    while just_started or not model.wants_to_end:
+        just_started = False
         if model.mode.is_dc:
             response = await ctx.request('CurrentDemandReq', dc.current_demand_req(model, pv),
                                          values=charger_values)
@@ -254,7 +259,7 @@ async def charge_loop(ctx: Context, schedule: dict) -> None:
             logger.info('the charger sets ReceiptRequired; MeteringReceipt is Plug & Charge '
                         'only: with external payment the EV goes on without one')
         if note == 'ReNegotiation' and not model.wants_to_end:
-            schedule = await renegotiate(ctx, schedule)
+            schedule, just_started = await renegotiate(ctx, schedule)
     await power_delivery(ctx, STOP, schedule)
 
 
@@ -265,11 +270,13 @@ async def metering_receipt(ctx: Context, response: Mapping, schedule: dict) -> N
                                                    'MeteringReceiptRes'))
 
 
-async def renegotiate(ctx: Context, schedule: dict) -> dict:
-    """The charger asked for new charge parameters: the schedule in force afterwards."""
+async def renegotiate(ctx: Context, schedule: dict) -> tuple:
+    """The charger asked for new charge parameters: (the schedule in force afterwards,
+    whether power delivery started again)."""
     logger.info('the charger asks to renegotiate the schedule')
     await power_delivery(ctx, RENEGOTIATE, schedule)
     schedule = await charge_parameter_discovery(ctx) or schedule
-    if not ctx.model.wants_to_end:
-        await power_delivery(ctx, START, schedule)
-    return schedule
+    if ctx.model.wants_to_end:
+        return schedule, False
+    await power_delivery(ctx, START, schedule)
+    return schedule, True

@@ -112,29 +112,35 @@ async def service_selection(ctx: Context, s: Iso20Session) -> None:
 
 async def charge(ctx: Context, s: Iso20Session) -> None:
     """PowerDelivery(Start), then the charge loop until the session should end; each request
-    goes out as soon as the response before it is read (the charger paces the loop)."""
+    goes out as soon as the response before it is read (the charger paces the loop). One loop
+    request follows each PowerDelivery(Start), even when a stop was asked for meanwhile: the
+    message sequence goes on with the charge loop."""
     model = ctx.model
     await power_delivery(ctx, s, START)
     s.power_started = True
     loop = dc.charge_loop if s.is_dc else ac.charge_loop
     name = 'DC_ChargeLoopRes' if s.is_dc else 'AC_ChargeLoopRes'
-    while not model.wants_to_end:
+    just_started = True
+    while just_started or not model.wants_to_end:
+        just_started = False
         response = await loop(ctx, s)
         log_warning(s, name, response)
         if charger_notification(ctx, s, name, response) == RENEGOTIATE \
                 and not model.wants_to_end:
-            await renegotiate(ctx, s)
+            just_started = await renegotiate(ctx, s)
 
 
-async def renegotiate(ctx: Context, s: Iso20Session) -> None:
+async def renegotiate(ctx: Context, s: Iso20Session) -> bool:
     """The charger asked for a new schedule: PowerDelivery(ScheduleRenegotiation),
-    ScheduleExchange, PowerDelivery(Start)."""
+    ScheduleExchange, PowerDelivery(Start); whether power delivery started again."""
     logger.info('the charger asks to renegotiate the schedule')
     await power_delivery(ctx, s, RENEGOTIATE)
     if not ctx.model.wants_to_end:
         await schedules.schedule_exchange(ctx, s)
-    if not ctx.model.wants_to_end:
-        await power_delivery(ctx, s, START)
+    if ctx.model.wants_to_end:
+        return False
+    await power_delivery(ctx, s, START)
+    return True
 
 
 async def power_delivery(ctx: Context, s: Iso20Session, progress: str) -> None:
