@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo: one ISO 15118-2 DC charging session between the EV node and the charger simulator
-# over a simulated PLC link, driven and watched by session_monitor (timeline, summary, plot).
+# over a simulated PLC link, driven and watched by session_monitor (timeline, summary, plot,
+# and an MCAP recording of the node's topics).
 # Sets everything up first (scripts/setup.sh). Needs root for the link (a veth pair + netns).
 # Usage: scripts/demo.sh [session_monitor options except --plot, e.g. --charge-seconds 12]
 # Environment: EV_IFACE (default ev0), SECC_NETNS (default iso15118_secc) to run beside
@@ -83,7 +84,7 @@ PIDS+=($!)
 wait_for_charger
 
 status=0
-"$TOOLS/session_monitor" --plot "$OUT/session.png" "$@" || status=$?
-log "plot: $OUT/session.png"
+"$TOOLS/session_monitor" --plot "$OUT/session.png" --mcap "$OUT/session.mcap" "$@" || status=$?
+log "plot: $OUT/session.png; recording (Foxglove, PlotJuggler): $OUT/session.mcap"
 log "logs: $OUT/ev_node.log, $OUT/charger.log"
 exit "$status"

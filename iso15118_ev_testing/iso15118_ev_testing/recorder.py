@@ -19,6 +19,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile
 
 SEPARATOR = '=' * 80
+RECORD_DEPTH = 1000
 PRIMITIVES = {'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16',
               'int32', 'uint32', 'int64', 'uint64', 'string', 'wstring'}
 FIELD_TYPE = re.compile(r'^\s*([A-Za-z_][\w/]*)')
@@ -70,8 +71,10 @@ class McapRecorder:
         for topic, kind, qos in topics:
             full = node.resolve_topic_name(topic)
             channel = self._channel(full, kind)
+            deep = QoSProfile(depth=RECORD_DEPTH, durability=qos.durability,
+                              reliability=qos.reliability)   # keep up with every update
             self._subscriptions.append(node.create_subscription(
-                kind, topic, lambda data, c=channel: self._write(c, data), qos, raw=True))
+                kind, topic, lambda data, c=channel: self._write(c, data), deep, raw=True))
 
     @property
     def count(self) -> int:

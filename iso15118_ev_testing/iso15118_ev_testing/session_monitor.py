@@ -52,6 +52,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
                         help='s from start_charging to v2g_session_finished (default 90)')
     parser.add_argument('--plot', default='out/session.png', help='PNG to write')
     parser.add_argument('--namespace', default='', help="the EV node's namespace")
+    parser.add_argument('--mcap', help="record the node's topics to this MCAP file "
+                        '(Foxglove, PlotJuggler)')
     return parser.parse_args(argv)
 
 
@@ -309,9 +311,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv if argv is None else argv
     args = parse_args(remove_ros_args(argv)[1:])
     rclpy.init(args=argv)
-    node = None
+    node = recorder = None
     try:
         node = SessionMonitor(args)
+        if args.mcap:
+            from .recorder import McapRecorder
+            from .scenario_runner import TOPICS
+            recorder = McapRecorder(node, args.mcap, TOPICS)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         run_session(node, executor)
@@ -319,6 +325,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130
     finally:
+        if recorder is not None:
+            recorder.close()
+            print(f'recording: {os.path.abspath(args.mcap)} ({recorder.count} messages)')
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
