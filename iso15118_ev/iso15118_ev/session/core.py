@@ -71,7 +71,8 @@ class EvccCore:
         try:
             return done.result(COMMAND_TIMEOUT_S)
         except concurrent.futures.TimeoutError:
-            return CommandResult.refused(CommandCode.INTERNAL_ERROR, f'the EV did not answer within {COMMAND_TIMEOUT_S:g} s')
+            return CommandResult.refused(CommandCode.INTERNAL_ERROR,
+                                         f'the EV did not answer within {COMMAND_TIMEOUT_S:g} s')
 
     # --- commands (any thread) ----------------------------------------------------------------
     def start_charging(self, request: StartRequest) -> CommandResult:

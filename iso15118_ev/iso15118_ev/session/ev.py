@@ -125,7 +125,9 @@ class Ev:
             fault = Fault(fault)
         except ValueError:
             return CommandResult.refused(
-                INVALID_ARGUMENT, f'unknown fault {fault}; known: ' + ', '.join(f'{f.value}={f.name}' for f in Fault))
+                INVALID_ARGUMENT,
+                f'unknown fault {fault}; known: '
+                + ', '.join(f'{f.value}={f.name}' for f in Fault))
         if fault != Fault.NONE and self.phase not in ACTIVE_PHASES:
             return CommandResult.refused(WRONG_STATE,
                                          'faults act on a running session; none is running')
