@@ -137,3 +137,19 @@ def test_a_refused_cross_field_change_changes_nothing():
     assert ev.model.dc is before
     assert ev.set_dc_params({'target_current': 20.0}).success
     assert ev.model.dc.target_current == 20.0
+
+
+def test_a_core_that_does_not_answer_in_time_is_an_internal_error(monkeypatch):
+    import iso15118_ev.session.ev as ev_module
+    from iso15118_ev.session.core import EvccCore
+    from iso15118_ev.session.settings import EvSettings
+    monkeypatch.setattr(ev_module, 'resolve_interface', lambda name: 'test0')
+    core = EvccCore(EvSettings(), lambda event: None)
+    core.start()
+    try:
+        core._loop.call_soon_threadsafe(time.sleep, 3.0)   # the EV's loop is stuck
+        result = core.stop_charging()
+        assert not result.success and result.code == CommandCode.INTERNAL_ERROR, result
+        assert 'did not answer' in result.message
+    finally:
+        core.shutdown()

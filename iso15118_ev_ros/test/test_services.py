@@ -12,6 +12,7 @@ import time
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters, SetParametersAtomically
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from conftest import node_executable
 from iso15118_ev_msgs.msg import DcEvBptParameters, DcEvParameters
@@ -111,10 +112,19 @@ def test_pause_is_not_supported_by_din(ev_node, ros):
 
 def test_200_concurrent_calls_are_all_answered(idle_node, ros):
     """Four clients fire 50 calls each at once, without waiting; every call gets its answer."""
-    clients = [ros.node.create_client(UpdateSoc, 'update_soc') for _ in range(4)]
+    # A client's response reader must hold a burst of answers too (the default keeps 10).
+    burst = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+    clients = [ros.node.create_client(UpdateSoc, 'update_soc', qos_profile=burst)
+               for _ in range(4)]
     for client in clients:
         assert client.wait_for_service(10)
-    time.sleep(1.0)   # the node discovers the new clients' response readers
+        # the node must have discovered this client's response reader: repeat until answered
+        while True:
+            try:
+                _call(client, UpdateSoc.Request(soc=-1.0), timeout=1.0)
+                break
+            except AssertionError:
+                continue
     answers, lock, all_done = {}, threading.Lock(), threading.Event()
     futures = []
 
@@ -152,7 +162,8 @@ def test_a_huge_argument_is_refused_quickly_and_briefly(idle_node, ros):
     huge = 'X' * 10_000_000
     pid = idle_node.proc.pid
     began = time.monotonic()
-    answer = ros.call('start_charging', timeout=20, energy_transfer_mode=huge)
+    answer = ros.call('start_charging', timeout=20, energy_transfer_mode=huge,
+                      payment_option=huge)
     refused(answer, Code.CODE_INVALID_ARGUMENT, "'" + 'X' * 40 + "'…")
     assert time.monotonic() - began < 10
     assert len(answer.message) < 300, len(answer.message)
