@@ -98,6 +98,7 @@ class Iso15118EvNode(Node):
         }
         for name, (kind, command) in with_args.items():
             self.create_service(kind, name, self._answer(name, command), qos_profile=SERVICES)
+        self.add_pre_set_parameters_callback(self._integers_as_doubles)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _start_charging(self, request) -> ev.CommandResult:
@@ -137,6 +138,14 @@ class Iso15118EvNode(Node):
             finally:
                 self._syncing = False
         return result
+
+    @staticmethod
+    def _integers_as_doubles(parameters):
+        """`ros2 param set /iso15118_ev dc.target_voltage 400` sends an integer: take it as
+        400.0 for the live (double) parameters."""
+        return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+                if p.name in LIVE and p.type_ == Parameter.Type.INTEGER else p
+                for p in parameters]
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
         """`ros2 param set` of dc.*, bpt.* or initial_soc: checked with the library's rules as a

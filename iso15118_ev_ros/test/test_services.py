@@ -213,7 +213,10 @@ def test_parameters_are_writable_apply_and_are_refused_when_invalid(idle_node, r
     result = set_parameters(ros, double('initial_soc', 55.0))[0]
     assert result.successful, result.reason
     ros.wait_topic('session_state', 5, lambda m: m.soc == 55.0)   # applied like update_soc
-    assert set_parameters(ros, double('dc.target_current', 42.0))[0].successful
+    as_integer = Parameter(name='dc.target_current', value=ParameterValue(
+        type=ParameterType.PARAMETER_INTEGER, integer_value=42))   # `ros2 param set ... 42`
+    result = set_parameters(ros, as_integer)[0]
+    assert result.successful, result.reason
     assert get_parameters(ros, 'dc.target_current') == [42.0]
     # the applied value is the EV's: a service change checked against it
     refused(ros.call('set_dc_params', parameters=DcEvParameters(
