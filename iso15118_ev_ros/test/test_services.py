@@ -203,6 +203,13 @@ def test_cross_field_refusals_change_nothing(idle_node, ros):
     assert not result.successful
     assert 'target_voltage=950 V exceeds max_voltage_limit=900 V' in result.reason
     assert get_parameters(ros, 'dc.target_voltage') == [200.0]
+    # atomically: one bad value refuses the whole change, nothing is applied
+    assert not set_atomically(ros, double('dc.target_current', 10.0),
+                              double('bpt.discharge_target_current', 10.0)).successful
+    assert get_parameters(ros, 'dc.target_current') == [5.0]
+    probe = ros.call('set_dc_params', parameters=DcEvParameters(   # the EV's target is still 5 A
+        has_max_current_limit=True, max_current_limit=8.0))
+    assert probe.success, probe.message
     # both at once, atomically: allowed together
     assert set_atomically(ros, double('dc.max_voltage_limit', 1000.0),
                           double('dc.target_voltage', 950.0)).successful
