@@ -1,7 +1,9 @@
-"""One vocabulary for the whole library: protocol names, session phases, end reasons, faults.
+"""One vocabulary for the whole library: protocol names, session phases, end reasons, faults,
+command result codes.
 
-The numbering of Phase, EndReason and Fault is the numbering of the constants in
-iso15118_ev_msgs (SessionState, SessionFinished, SetFault); a test keeps them in step.
+The numbering of Phase, EndReason, Fault and CommandCode is the numbering of the constants in
+iso15118_ev_msgs (SessionState, SessionFinished, SetFault, every service's response); a test
+keeps them in step.
 """
 from __future__ import annotations
 
@@ -60,3 +62,12 @@ class Fault(enum.IntEnum):
     SEND_INVALID_MESSAGE = 2
     DROP_LINK = 3
     REFUSE_PRE_CHARGE = 4
+
+
+class CommandCode(enum.IntEnum):
+    """Why a command was answered as it was (every service response's `code`)."""
+    OK = 0
+    INVALID_ARGUMENT = 1    # out of range, not a number, unknown, inconsistent with another field
+    WRONG_STATE = 2         # valid, but not now (no session, one already running, shutting down)
+    NOT_SUPPORTED = 3       # not by the protocol in use or not by this EV's configuration
+    INTERNAL_ERROR = 4      # a defect or the EV did not answer in time

@@ -15,20 +15,32 @@ import time
 import rclpy
 from iso15118_ev_msgs import msg, srv
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 from . import conversions as conv
 from iso15118_ev.session import events as ev
 from iso15118_ev.session.core import EvccCore
-from iso15118_ev.vehicle.parameters import InvalidRequest
+from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_BOUND,
+                                            InvalidRequest, check_value, updated)
+from iso15118_ev.vocabulary import CommandCode
 from iso15118_ev.transport.link import PlcInterfaceError
-from .node_parameters import ParameterError, declare, to_settings
+from .node_parameters import LIVE, ParameterError, declare, to_settings
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Requests wait in the service's reader until the executor takes them: deep enough for bursts
+# of hundreds of concurrent calls (each answered at once), so none is dropped.
+SERVICES = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+MESSAGE_LIMIT = 400   # characters of a response message and its log line
+
+
+def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit] + '…'
 SHUTDOWN_TIMEOUT_S = 5.0
 # After the last event is published, DDS still has to send it (reliable, to every reader).
 PUBLISH_GRACE_S = 0.5
@@ -72,39 +84,104 @@ class Iso15118EvNode(Node):
             'enable_sae_j2847_v2g_v2h': (srv.EnableSaeJ2847V2gV2h, core.enable_sae_j2847_v2g_v2h),
         }
         for name, (kind, command) in simple.items():
-            self.create_service(kind, name, self._answer(name, lambda _req, c=command: c()))
+            self.create_service(kind, name, self._answer(name, lambda _req, c=command: c()),
+                                qos_profile=SERVICES)
         with_args = {
             'start_charging': (srv.StartCharging, self._start_charging),
             'set_fault': (srv.SetFault, lambda r: core.set_fault(r.fault)),
-            'set_dc_params': (srv.SetDcParams,
-                              lambda r: core.set_dc_params(conv.dc_changes(r.parameters))),
-            'set_bpt_dc_params': (srv.SetBptDcParams,
-                                  lambda r: core.set_bpt_dc_params(conv.bpt_changes(r.parameters))),
-            'update_soc': (srv.UpdateSoc, lambda r: core.update_soc(r.soc)),
+            'set_dc_params': (srv.SetDcParams, lambda r: self._set_live(
+                'dc.', core.set_dc_params, conv.dc_changes(r.parameters))),
+            'set_bpt_dc_params': (srv.SetBptDcParams, lambda r: self._set_live(
+                'bpt.', core.set_bpt_dc_params, conv.bpt_changes(r.parameters))),
+            'update_soc': (srv.UpdateSoc, lambda r: self._set_live(
+                '', lambda c: core.update_soc(c['initial_soc']), {'initial_soc': r.soc})),
         }
         for name, (kind, command) in with_args.items():
-            self.create_service(kind, name, self._answer(name, command))
+            self.create_service(kind, name, self._answer(name, command), qos_profile=SERVICES)
+        self.add_pre_set_parameters_callback(self._integers_as_doubles)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
     def _start_charging(self, request) -> ev.CommandResult:
         try:
             return self.core.start_charging(conv.start_request(request))
         except InvalidRequest as exc:
-            return ev.CommandResult.refused(str(exc))
+            return ev.CommandResult.refused(exc.code, str(exc))
 
     def _answer(self, name, command):
         def callback(request, response):
             try:
                 result = command(request)
             except Exception as exc:  # a defect must answer, not kill the node
-                self.get_logger().error(f'{name} failed: {exc!r}')
-                result = ev.CommandResult.refused(f'internal error: {exc!r}')
-            response.success, response.message = result.success, result.message
+                self.get_logger().error(f'{name} failed: {short(repr(exc))}')
+                result = ev.CommandResult.refused(CommandCode.INTERNAL_ERROR,
+                                                  f'internal error: {exc!r}')
+            response.success, response.code = result.success, int(result.code)
+            response.message = short(result.message)
             if result.success:
-                self.get_logger().info(f'{name}: {result.message}')
+                self.get_logger().info(f'{name}: {response.message}')
             else:
-                self.get_logger().warning(f'{name} refused: {result.message}')
+                self.get_logger().warning(
+                    f'{name} refused ({result.code.name.lower()}): {response.message}')
             return response
         return callback
+
+    # --- live parameters (dc.*, bpt.*, initial_soc) ------------------------------------------
+    def _set_live(self, prefix, command, changes) -> ev.CommandResult:
+        """Run a command that changes live values; on success, set the parameters to match
+        (without checking them again: the command did)."""
+        result = command(changes)
+        if result.success:
+            self._syncing = True
+            try:
+                self.set_parameters([Parameter(prefix + name, value=float(value))
+                                     for name, value in changes.items()])
+            finally:
+                self._syncing = False
+        return result
+
+    @staticmethod
+    def _integers_as_doubles(parameters):
+        """`ros2 param set /iso15118_ev dc.target_voltage 400` sends an integer: take it as
+        400.0 for the live (double) parameters."""
+        return [Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+                if p.name in LIVE and p.type_ == Parameter.Type.INTEGER else p
+                for p in parameters]
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """`ros2 param set` of dc.*, bpt.* or initial_soc: checked with the library's rules as a
+        whole, then applied like the services; refused (changing nothing) otherwise."""
+        if getattr(self, '_syncing', False):
+            return SetParametersResult(successful=True)
+        groups = {'dc.': {}, 'bpt.': {}, 'soc': {}}
+        for parameter in parameters:
+            if parameter.name not in LIVE:
+                return SetParametersResult(successful=False,
+                                           reason=f'{parameter.name} is read-only')
+            if parameter.name == 'initial_soc':
+                groups['soc']['soc'] = parameter.value
+            else:
+                prefix, field = parameter.name.split('.', 1)
+                groups[prefix + '.'][field] = parameter.value
+        model = self.core.ev.model
+        try:   # check every group before applying any
+            if groups['dc.']:
+                updated(model.dc, groups['dc.'], DC_EV_BOUNDS)
+            if groups['bpt.']:
+                updated(model.bpt, groups['bpt.'], DC_EV_BPT_BOUNDS)
+            if groups['soc']:
+                check_value('initial_soc', groups['soc']['soc'], SOC_BOUND)
+        except InvalidRequest as exc:
+            self.get_logger().warning(f'parameter change refused: {short(str(exc))}')
+            return SetParametersResult(successful=False, reason=short(str(exc)))
+        for group, command in (('dc.', self.core.set_dc_params),
+                               ('bpt.', self.core.set_bpt_dc_params),
+                               ('soc', lambda c: self.core.update_soc(c['soc']))):
+            if groups[group]:
+                result = command(groups[group])
+                if not result.success:
+                    return SetParametersResult(successful=False, reason=short(result.message))
+                self.get_logger().info(f'parameters: {result.message}')
+        return SetParametersResult(successful=True)
 
     # --- core -> ROS ---------------------------------------------------------------------
     def _on_core_event(self, event) -> None:

@@ -1,15 +1,21 @@
-"""The node's ROS parameters: declared with descriptors, read into EvSettings."""
+"""The node's ROS parameters: declared with descriptors, read into EvSettings.
+
+`dc.*`, `bpt.*` and `initial_soc` are writable at run time (LIVE): the node checks a change with
+the library's rules (ranges, cross-field) and applies it like set_dc_params / set_bpt_dc_params /
+update_soc. The others are read-only.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
 from iso15118_ev.protocol.timers import Timeouts, parameter_names
 from iso15118_ev.session.settings import CONTROL_MODES, ISO20_SERVICES, EvSettings
 from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
-                                            DcEvParameters)
+                                            DcEvParameters, InvalidRequest, initial, quote)
 from iso15118_ev.vocabulary import ALL_PROTOCOLS
 
 DEFAULT_PROTOCOLS = ['ISO_15118_2', 'DIN_SPEC_70121', 'ISO_15118_20_DC', 'ISO_15118_20_AC']
@@ -70,23 +76,59 @@ PARAMETERS: Dict[str, tuple] = {
         'expires within this', 0.0, 3650.0)),
     'sdp_max_requests': (50, _int('SDP requests before "no charger found"', 1, 50)),
     'sdp_interval': (0.25, _float('s between SDP requests (>= 0.25)', 0.25, 5.0)),
-    'initial_soc': (20.0, _float('percent, state of charge at start', 0.0, 100.0)),
+    'initial_soc': (20.0, _float('percent, state of charge at start; writable: setting it at '
+                                 'run time is update_soc (and update_soc sets it)', 0.0, 100.0,
+                                 read_only=False)),
 }
 for _name, (_group, _timer, _default) in parameter_names().items():
     PARAMETERS[_name] = (_default, _float(
         f's, {_group} timer {_timer} (the standard\'s value by default)', 0.05, 600.0))
 for _name, _bound in DC_EV_BOUNDS.items():
     PARAMETERS[f'dc.{_name}'] = (getattr(DEFAULT_DC, _name), _float(
-        f'{_bound.unit}, initial DcEvParameters.{_name}', 0.0, _bound.maximum))
+        f'{_bound.unit}, DcEvParameters.{_name}; writable: a change is set_dc_params (and '
+        f'set_dc_params sets it)', 0.0, _bound.maximum, read_only=False))
 for _name, _bound in DC_EV_BPT_BOUNDS.items():
     PARAMETERS[f'bpt.{_name}'] = (getattr(DEFAULT_BPT, _name), _float(
-        f'{_bound.unit}, initial DcEvBptParameters.{_name}', 0.0, _bound.maximum))
+        f'{_bound.unit}, DcEvBptParameters.{_name}; writable: a change is set_bpt_dc_params '
+        f'(and set_bpt_dc_params sets it)', 0.0, _bound.maximum, read_only=False))
+
+LIVE = frozenset(name for name, (_, descriptor) in PARAMETERS.items()
+                 if not descriptor.read_only)
+TYPE_NAMES = {ParameterType.PARAMETER_BOOL: 'a bool (true or false)',
+              ParameterType.PARAMETER_INTEGER: 'an integer',
+              ParameterType.PARAMETER_DOUBLE: 'a floating-point number (e.g. 1.0)',
+              ParameterType.PARAMETER_STRING: 'a string',
+              ParameterType.PARAMETER_STRING_ARRAY: 'a list of strings'}
 
 
 def declare(node) -> Dict[str, Any]:
-    """Declare every parameter on `node`; their values by name."""
-    return {name: node.declare_parameter(name, default, descriptor).value
+    """Declare every parameter on `node`; their values by name. A value given at start-up
+    (-p, params file) of the wrong type or out of range raises ParameterError, one line."""
+    return {name: _declare_one(node, name, default, descriptor)
             for name, (default, descriptor) in PARAMETERS.items()}
+
+
+def _declare_one(node, name, default, descriptor):
+    try:
+        return node.declare_parameter(name, default, descriptor).value
+    except InvalidParameterTypeException:
+        raise ParameterError(f'{name}={quote(_given(node, name))}: expected '
+                             f'{TYPE_NAMES.get(descriptor.type, "another type")}') from None
+    except InvalidParameterValueException:
+        raise ParameterError(f'{name}={quote(_given(node, name))}: out of range: '
+                             f'{_range(descriptor)}') from None
+
+
+def _given(node, name):
+    override = getattr(node, '_parameter_overrides', {}).get(name)
+    return override.value if override is not None else '?'
+
+
+def _range(descriptor) -> str:
+    for ranges in (descriptor.floating_point_range, descriptor.integer_range):
+        if ranges:
+            return f'{ranges[0].from_value:g} to {ranges[0].to_value:g}'
+    return 'see the parameter\'s description'
 
 
 def to_settings(values: Dict[str, Any]) -> EvSettings:
@@ -107,6 +149,11 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
                         if k.startswith(prefix + '.')} for prefix in ('dc', 'bpt')}
     timeouts = Timeouts().with_parameters({k: v for k, v in values.items()
                                            if k.startswith('timeouts.')})
+    try:
+        dc = initial(DcEvParameters, section['dc'])
+        bpt = initial(DcEvBptParameters, section['bpt'])
+    except InvalidRequest as exc:
+        raise ParameterError(f'dc.* / bpt.*: {exc}') from None
     return EvSettings(
         plc_interface=values['plc_interface'], protocols=protocols, iso20_services=services,
         iso20_control_mode=values['iso20_control_mode'], use_tls=values['use_tls'],
@@ -114,5 +161,4 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
         force_certificate_installation=values['force_certificate_installation'],
         contract_update_within_days=values['contract_update_within_days'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
-        timeouts=timeouts, dc=DcEvParameters(**section['dc']),
-        bpt=DcEvBptParameters(**section['bpt']), soc_percent=values['initial_soc'])
+        timeouts=timeouts, dc=dc, bpt=bpt, soc_percent=values['initial_soc'])

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from iso15118_ev.vehicle.energy_modes import NOT_SERVED, SERVED
-from iso15118_ev.vocabulary import EndReason, Fault, Phase
+from iso15118_ev.vocabulary import CommandCode, EndReason, Fault, Phase
 from iso15118_ev_msgs.msg import SessionFinished, SessionState
+from iso15118_ev_msgs import srv
 from iso15118_ev_msgs.srv import SetFault, StartCharging
 
 
@@ -27,3 +28,20 @@ def test_energy_transfer_modes_match_the_service_constants():
     declared = {value for name, value in constants(StartCharging.Request, '').items()
                 if isinstance(value, str) and not name.startswith('PAYMENT_OPTION_')}
     assert declared == set(SERVED) | set(NOT_SERVED)
+
+
+SERVICE_TYPES = ['EnableSaeJ2847V2gV2h', 'PauseCharging', 'SetBptDcParams', 'SetDcParams',
+                 'SetFault', 'StartCharging', 'StopCharging', 'UpdateSoc']
+
+
+@pytest.mark.parametrize('name', SERVICE_TYPES)
+def test_every_service_answers_with_the_command_codes(name):
+    response = getattr(srv, name).Response
+    assert constants(response, 'CODE_') == {member.name: member.value for member in CommandCode}
+    assert 'code' in response.get_fields_and_field_types()
+
+
+def test_every_service_is_listed():
+    declared = {n for n in dir(srv) if n[0].isupper() and not n.endswith(('_Request', '_Response',
+                                                                         '_Event'))}
+    assert set(SERVICE_TYPES) <= declared

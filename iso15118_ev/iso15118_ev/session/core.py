@@ -13,6 +13,7 @@ import threading
 from typing import Callable, Mapping, Optional
 
 from ..vehicle.parameters import StartRequest
+from ..vocabulary import CommandCode
 from .events import CommandResult
 from .ev import Ev
 from .settings import EvSettings
@@ -70,7 +71,8 @@ class EvccCore:
         try:
             return done.result(COMMAND_TIMEOUT_S)
         except concurrent.futures.TimeoutError:
-            return CommandResult.refused(f'the EV did not answer within {COMMAND_TIMEOUT_S:g} s')
+            return CommandResult.refused(CommandCode.INTERNAL_ERROR,
+                                         f'the EV did not answer within {COMMAND_TIMEOUT_S:g} s')
 
     # --- commands (any thread) ----------------------------------------------------------------
     def start_charging(self, request: StartRequest) -> CommandResult:

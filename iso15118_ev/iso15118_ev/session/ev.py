@@ -24,8 +24,8 @@ from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, proto
 from ..vehicle.model import EvModel
 from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_BOUND, InvalidRequest,
                                   StartRequest, check_value, updated)
-from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, EndReason,
-                          Fault, Phase)
+from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, CommandCode,
+                          EndReason, Fault, Phase)
 from . import events as ev
 from .settings import EvSettings
 from .tracker import SessionTracker
@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 ACTIVE_PHASES = frozenset(Phase) - {Phase.IDLE, Phase.PAUSED, Phase.FINISHED}
 NAMESPACES = (ns.APP_PROTOCOL, ns.DIN, ns.ISO2, ns.ISO20_COMMON, ns.ISO20_DC, ns.ISO20_AC)
 CommandResult = ev.CommandResult
+INVALID_ARGUMENT = CommandCode.INVALID_ARGUMENT
+WRONG_STATE = CommandCode.WRONG_STATE
+NOT_SUPPORTED = CommandCode.NOT_SUPPORTED
 
 
 class Ev:
@@ -69,16 +72,16 @@ class Ev:
             if offered in ((ISO20_DC,), (ISO20_AC,)):
                 check_iso20_service(mode, self.settings.iso20_services)
         except InvalidRequest as exc:
-            return CommandResult.refused(str(exc))
+            return CommandResult.refused(exc.code, str(exc))
         if self.phase in ACTIVE_PHASES:
-            return CommandResult.refused(f'a session is already running (phase '
+            return CommandResult.refused(WRONG_STATE, f'a session is already running (phase '
                                          f'{self.phase.name.lower()}); stop_charging first')
         if self._shutting_down:
-            return CommandResult.refused('the EV is shutting down')
+            return CommandResult.refused(WRONG_STATE, 'the EV is shutting down')
         try:
             payment = self._payment(request)
         except SecurityProblem as exc:
-            return CommandResult.refused(f'Plug & Charge: {exc}')
+            return CommandResult.refused(NOT_SUPPORTED, f'Plug & Charge: {exc}')
         resuming = self.phase == Phase.PAUSED
         self.model.begin_session(request, mode)
         self.tracker.begin(request.energy_transfer_mode)
@@ -94,7 +97,8 @@ class Ev:
             self.tracker.end(Phase.FINISHED)
             return CommandResult.ok('paused session ended')
         if phase not in ACTIVE_PHASES:
-            return CommandResult.refused(f'no session is running (phase {phase.name.lower()})')
+            return CommandResult.refused(WRONG_STATE,
+                                         f'no session is running (phase {phase.name.lower()})')
         self.model.stop_requested = True
         self._cancel_discovery()
         return CommandResult.ok(f'stop requested in phase {phase.name.lower()}')
@@ -102,12 +106,14 @@ class Ev:
     def pause_charging(self) -> CommandResult:
         phase, protocol = self.phase, self.tracker.snapshot.protocol
         if phase not in ACTIVE_PHASES:
-            return CommandResult.refused(f'no session is running (phase {phase.name.lower()})')
+            return CommandResult.refused(WRONG_STATE,
+                                         f'no session is running (phase {phase.name.lower()})')
         if self.model.stop_requested:
-            return CommandResult.refused('a stop is under way; a stop wins over a pause')
+            return CommandResult.refused(WRONG_STATE,
+                                         'a stop is under way; a stop wins over a pause')
         if protocol == DIN or (not protocol and DIN in self._offered()):
             return CommandResult.refused(
-                'DIN SPEC 70121 has no pause; use stop_charging'
+                NOT_SUPPORTED, 'DIN SPEC 70121 has no pause; use stop_charging'
                 + ('' if protocol else ' (DIN is among the offered protocols and no '
                    'protocol is agreed yet)'))
         self.model.pause_requested = True
@@ -119,9 +125,12 @@ class Ev:
             fault = Fault(fault)
         except ValueError:
             return CommandResult.refused(
-                f'unknown fault {fault}; known: ' + ', '.join(f'{f.value}={f.name}' for f in Fault))
+                INVALID_ARGUMENT,
+                f'unknown fault {fault}; known: '
+                + ', '.join(f'{f.value}={f.name}' for f in Fault))
         if fault != Fault.NONE and self.phase not in ACTIVE_PHASES:
-            return CommandResult.refused('faults act on a running session; none is running')
+            return CommandResult.refused(WRONG_STATE,
+                                         'faults act on a running session; none is running')
         self.model.fault = fault
         self.tracker.set_fault('' if fault == Fault.NONE else fault.name.lower())
         if fault == Fault.NONE:
@@ -143,17 +152,18 @@ class Ev:
         try:
             self.model.soc_percent = check_value('soc', soc, SOC_BOUND)
         except InvalidRequest as exc:
-            return CommandResult.refused(str(exc))
+            return CommandResult.refused(exc.code, str(exc))
         self.tracker.refresh()
         return CommandResult.ok(f'soc set to {soc:g} %')
 
     def _set_params(self, attribute: str, changes, bounds) -> CommandResult:
         if not changes:
-            return CommandResult.refused('no field given: set has_<field> for each value to change')
+            return CommandResult.refused(
+                INVALID_ARGUMENT, 'no field given: set has_<field> for each value to change')
         try:
             new = updated(getattr(self.model, attribute), changes, bounds)
         except InvalidRequest as exc:
-            return CommandResult.refused(str(exc))
+            return CommandResult.refused(exc.code, str(exc))
         setattr(self.model, attribute, new)
         self.tracker.refresh()
         given = ', '.join(f'{k}={v:g}' for k, v in changes.items())

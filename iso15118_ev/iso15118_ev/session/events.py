@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Tuple
 
-from ..vocabulary import EndReason, Phase
+from ..vocabulary import CommandCode, EndReason, Phase
 
 
 def _now() -> float:
@@ -105,13 +105,16 @@ class SessionSnapshot:
 class CommandResult:
     success: bool
     message: str
+    code: CommandCode = CommandCode.OK
 
     @classmethod
     def ok(cls, message: str) -> 'CommandResult':
-        return cls(True, message)
+        return cls(True, message, CommandCode.OK)
 
     @classmethod
-    def refused(cls, message: str) -> 'CommandResult':
-        return cls(False, message)
-
-
+    def refused(cls, code: CommandCode, message: str) -> 'CommandResult':
+        """A refusal says why with a code (never OK) and a message."""
+        code = CommandCode(code)
+        if code == CommandCode.OK:
+            raise ValueError('a refusal needs a code other than OK')
+        return cls(False, message, code)

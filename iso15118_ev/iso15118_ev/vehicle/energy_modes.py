@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ..vocabulary import DIN, ISO2, ISO20_AC, ISO20_DC
-from .parameters import InvalidRequest
+from .parameters import InvalidRequest, NotSupported, quote
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,16 @@ def check_energy_mode(name: str) -> EnergyMode:
     if name in SERVED:
         return SERVED[name]
     if name in NOT_SERVED:
-        raise InvalidRequest(f'energy_transfer_mode {name!r} is not served: {NOT_SERVED[name]}')
+        raise NotSupported(f'energy_transfer_mode {name!r} is not served: {NOT_SERVED[name]}')
     known = ', '.join(list(SERVED) + list(NOT_SERVED))
-    raise InvalidRequest(f'energy_transfer_mode {name!r} is unknown; known values: {known}')
+    raise InvalidRequest(f'energy_transfer_mode {quote(name)} is unknown; known values: {known}')
 
 
 def protocols_for(mode: EnergyMode, priority: Tuple[str, ...]) -> Tuple[str, ...]:
     """The configured protocol priority, order kept, narrowed to those that carry `mode`."""
     offered = tuple(p for p in priority if p in mode.protocols)
     if not offered:
-        raise InvalidRequest(
+        raise NotSupported(
             f'energy_transfer_mode {mode.name!r} needs one of {", ".join(mode.protocols)}, '
             f'but the node\'s protocols parameter allows only {", ".join(priority)}')
     return offered
@@ -75,7 +75,7 @@ def protocols_for(mode: EnergyMode, priority: Tuple[str, ...]) -> Tuple[str, ...
 def check_iso20_service(mode: EnergyMode, supported: Tuple[str, ...]) -> None:
     """Refuse an ISO 15118-20-only mode whose energy service the EV is configured without."""
     if mode.iso20_service not in supported:
-        raise InvalidRequest(
+        raise NotSupported(
             f'energy_transfer_mode {mode.name!r} needs the ISO 15118-20 service '
             f'{mode.iso20_service}, which the iso20_energy_services parameter leaves out '
             f'({", ".join(supported)})')

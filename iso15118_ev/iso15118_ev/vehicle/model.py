@@ -26,7 +26,6 @@ BULK_SOC = 80
 # ISO 15118-20 AC power limits are reckoned at this nominal line-to-neutral voltage (IEC 60038).
 AC_PHASE_VOLTAGE_V = 230.0
 # The lowest DC voltage the EV accepts (a battery's lower bound), or its target if that is lower.
-DC_MIN_VOLTAGE_V = 150.0
 # Without a departure time from start_charging, the EV announces the time its maximum energy
 # request takes at its maximum power, but at least this (s).
 MIN_DEPARTURE_TIME_S = 900
@@ -171,7 +170,7 @@ class EvModel:
 
     # --- ISO 15118-20: limits (discharge values are negative) --------------------------------
     def dc_min_voltage(self) -> float:
-        return min(DC_MIN_VOLTAGE_V, self.dc.target_voltage)
+        return min(self.dc.min_voltage_limit, self.dc.target_voltage)
 
     def max_discharge_current(self) -> float:
         """DC: the most current the EV gives, negative (model.bpt's magnitude)."""

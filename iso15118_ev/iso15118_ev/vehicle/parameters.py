@@ -6,11 +6,30 @@ import math
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from ..vocabulary import PAYMENT_OPTIONS
+from ..vocabulary import PAYMENT_OPTIONS, CommandCode
+
+QUOTE_LIMIT = 40
 
 
 class InvalidRequest(ValueError):
     """A command argument is out of range, not a number, or unknown. The message says which."""
+
+    code = CommandCode.INVALID_ARGUMENT
+
+
+class NotSupported(InvalidRequest):
+    """A valid request the protocols or the EV's configuration do not serve."""
+
+    code = CommandCode.NOT_SUPPORTED
+
+
+def quote(value, limit: int = QUOTE_LIMIT) -> str:
+    """repr(value), cut to `limit` characters plus '…' so a huge argument never fills a message
+    or a log line."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + '…'
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + '…'
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,7 @@ class DcEvParameters:
     energy_capacity: float = 60000.0   # Wh
     target_current: float = 5.0        # A
     target_voltage: float = 200.0      # V
+    min_voltage_limit: float = 150.0   # V; ISO 15118-20 EVMinimumVoltage (DIN / -2 carry none)
 
 
 DC_EV_BOUNDS: Mapping[str, Bound] = {
@@ -38,6 +58,7 @@ DC_EV_BOUNDS: Mapping[str, Bound] = {
     'energy_capacity': Bound(100000.0, 'Wh'),
     'target_current': Bound(1000.0, 'A'),
     'target_voltage': Bound(1500.0, 'V'),
+    'min_voltage_limit': Bound(1500.0, 'V'),
 }
 
 
@@ -66,7 +87,7 @@ DEPARTURE_TIME_BOUND = Bound(float(2**32 - 1), 's')
 def check_value(name: str, value: float, bound: Bound) -> float:
     """Return value as float if it is a finite number in [0, bound.maximum], else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidRequest(f'{name} must be a number, got {value!r}')
+        raise InvalidRequest(f'{name} must be a number, got {quote(value)}')
     if math.isnan(value):
         raise InvalidRequest(f'{name} is NaN; give a number from 0 to {bound.maximum:g} {bound.unit}')
     if not 0.0 <= value <= bound.maximum:
@@ -75,15 +96,48 @@ def check_value(name: str, value: float, bound: Bound) -> float:
     return float(value)
 
 
+# (lower field, higher field): lower <= higher must hold after every change.
+DC_EV_ORDER = (
+    ('target_voltage', 'max_voltage_limit'),
+    ('target_current', 'max_current_limit'),
+    ('min_voltage_limit', 'max_voltage_limit'),
+)
+DC_EV_BPT_ORDER = (
+    ('discharge_target_current', 'discharge_max_current_limit'),
+)
+ORDERS = {DcEvParameters: DC_EV_ORDER, DcEvBptParameters: DC_EV_BPT_ORDER}
+UNITS = {**{k: b.unit for k, b in DC_EV_BOUNDS.items()},
+         **{k: b.unit for k, b in DC_EV_BPT_BOUNDS.items()}}
+
+
+def check_consistent(parameters) -> None:
+    """Raise InvalidRequest naming both fields and values when a cross-field rule is broken:
+    a target above its limit, the minimum voltage above the maximum, the discharge target above
+    the discharge limit."""
+    for low, high in ORDERS.get(type(parameters), ()):
+        a, b = getattr(parameters, low), getattr(parameters, high)
+        if a > b:
+            raise InvalidRequest(
+                f'{low}={a:g} {UNITS[low]} exceeds {high}={b:g} {UNITS[high]}; '
+                f'{low} must be at most {high}')
+
+
 def updated(current, changes: Mapping[str, float], bounds: Mapping[str, Bound]):
-    """A copy of the frozen dataclass `current` with `changes` applied, every change checked."""
+    """A copy of the frozen dataclass `current` with `changes` applied, every change checked,
+    then the result checked as a whole (check_consistent)."""
     unknown = sorted(set(changes) - set(bounds))
     if unknown:
-        raise InvalidRequest(f'unknown parameter(s): {", ".join(unknown)}')
+        raise InvalidRequest(f'unknown parameter(s): {", ".join(quote(u) for u in unknown[:5])}')
     checked = {name: check_value(name, value, bounds[name]) for name, value in changes.items()}
-    return dataclasses.replace(current, **checked)
+    new = dataclasses.replace(current, **checked)
+    check_consistent(new)
+    return new
 
 
+def initial(kind, values: Mapping[str, float]):
+    """A DcEvParameters / DcEvBptParameters from start-up values, checked like a change."""
+    bounds = DC_EV_BOUNDS if kind is DcEvParameters else DC_EV_BPT_BOUNDS
+    return updated(kind(), values, bounds)
 
 
 @dataclass(frozen=True)
@@ -105,7 +159,7 @@ class StartRequest:
         check_energy_mode(energy_transfer_mode)
         if payment_option and payment_option not in PAYMENT_OPTIONS:
             raise InvalidRequest(
-                f'payment_option {payment_option!r} is unknown; use "Contract", '
+                f'payment_option {quote(payment_option)} is unknown; use "Contract", '
                 f'"ExternalPayment" or "" (not given)')
         if enforce_payment_option and not payment_option:
             raise InvalidRequest('enforce_payment_option is set but no payment_option is given')
