@@ -28,6 +28,7 @@ class RobotTopics:
                 read_only=True, floating_point_range=[
                     FloatingPointRange(from_value=0.1, to_value=100.0)])).value
         self.snapshot = SessionSnapshot()
+        self._have_snapshot = False   # battery_state waits for the EV's first snapshot
         from sensor_msgs.msg import BatteryState
         self._battery_pub = node.create_publisher(BatteryState, 'battery_state', SENSOR)
         self._unplug_pub = node.create_publisher(msg.SafeToUnplug, 'safe_to_unplug', LATCHED)
@@ -38,13 +39,13 @@ class RobotTopics:
         self.diagnostics = diagnostics.Updater(node, iface, DIAGNOSTICS_PERIOD_S)
         for name, task in diagnostics.ev_tasks(iface, lambda: self.snapshot):
             self.diagnostics.add(name, task)
-        self.on_snapshot(self.snapshot)
 
     def _now(self):
         return self.node.get_clock().now().to_msg()
 
     def on_snapshot(self, snapshot: SessionSnapshot) -> None:
         self.snapshot = snapshot
+        self._have_snapshot = True
         if battery.battery_values(snapshot).key() != self._last_battery:
             self.publish_battery()
         unplug = self._unplug.update(snapshot)
@@ -53,6 +54,8 @@ class RobotTopics:
             self._unplug_pub.publish(conv.safe_to_unplug(*unplug, self._now()))
 
     def publish_battery(self) -> None:
+        if not self._have_snapshot:
+            return
         values = battery.battery_values(self.snapshot)
         self._last_battery = values.key()
         self._battery_pub.publish(battery.to_msg(values, self._now(), self.iface))
