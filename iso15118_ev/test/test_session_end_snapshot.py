@@ -51,6 +51,9 @@ def test_welding_detection_done_only_at_a_safe_voltage():
     t, _ = tracker()
     charge(t)
     t.on_request('PowerDeliveryReq')
+    assert not t.snapshot.power_off_acknowledged
+    t.on_response('PowerDeliveryRes', {}, 0.01)
+    assert t.snapshot.power_off_acknowledged
     t.on_response('WeldingDetectionRes', {'evse_present_voltage': 150.0}, 0.01)
     assert not t.snapshot.welding_detection_done
     t.on_response('WeldingDetectionRes', {'evse_present_voltage': 40.0}, 0.01)

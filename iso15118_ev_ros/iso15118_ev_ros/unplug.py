@@ -1,8 +1,9 @@
 """safe_to_unplug: whether the connector may be pulled, from the session snapshots.
 
 True only when no session has started since the node came up, or the session has ended and
-the charger's output is known to be off (welding detection found a safe voltage, the charger's
-last present current was near zero, or power was never delivered). False from start_charging
+the charger's output is known to be off: power was never delivered; DC: welding detection found
+a safe voltage or the charger's last present current was near zero; AC: the charger answered
+the EV's PowerDelivery stop (AC chargers report no present current). False from start_charging
 on. A session that ended while current was flowing, without a confirmation, stays unsafe until
 the next session: the EV cannot know the output is off.
 """
@@ -39,6 +40,9 @@ class SafeToUnplug:
             return True, f'{ended} before power was delivered'
         if snapshot.welding_detection_done:
             return True, f'{ended}; welding detection found the charger\'s voltage safe'
+        if not snapshot.energy_transfer_mode.startswith('DC') \
+                and snapshot.power_off_acknowledged:
+            return True, f'{ended}; the charger acknowledged power off'
         current = self._last_current
         if math.isfinite(current) and abs(current) <= NEAR_ZERO_CURRENT_A:
             return True, f'{ended}; the charger\'s last present current was {current:.1f} A'

@@ -220,3 +220,20 @@ def test_stamps_follow_the_node_clock(ev_node, robot):
         assert in_sim(state.stamp), seconds(state.stamp)
     finally:
         clock.close()
+
+
+def test_ac_session_safe_to_unplug_after_the_acknowledged_power_off(charger, ev_node, robot):
+    charger('ISO_15118_2')
+    ev_node()
+    robot.wait_for_services()
+    mark = len(robot.messages())
+    assert robot.call('start_charging', energy_transfer_mode='AC_three_phase_core').success
+    robot.wait_phase('charging', TIMEOUT, after=mark)
+    assert not robot.messages('safe_to_unplug')[-1].message.safe
+    battery = robot.wait_topic('battery_state', 10, after=mark)
+    assert math.isnan(battery.current)  # AC chargers report no present current
+    assert robot.call('stop_charging').success
+    finished = robot.wait_topic('v2g_session_finished', TIMEOUT, after=mark)
+    assert finished.reason == SessionFinished.REASON_STOPPED_BY_EV, finished.message
+    safe = robot.wait_topic('safe_to_unplug', 10, lambda m: m.safe, after=mark)
+    assert 'acknowledged power off' in safe.reason

@@ -116,3 +116,18 @@ def test_interface_state_reads_sysfs_and_if_inet6(tmp_path):
     assert d.interface_state('eth9', str(tmp_path), str(inet6)) == (
         'up', ['fe80:0000:0000:0000:0000:0000:0000:0001'])
     assert d.interface_state('eth8', str(tmp_path), str(inet6)) == (None, [])
+
+
+def test_safe_to_unplug_ac_needs_the_acknowledged_power_off():
+    ac = dict(energy_transfer_mode='AC_three_phase_core', evse_present_current=math.nan,
+              evse_present_voltage=math.nan)
+    unplug = SafeToUnplug()
+    unplug.update(snap(**ac))
+    assert not unplug.update(snap(phase=Phase.FINISHED, last_end_reason='connection_lost',
+                                  **ac))[0]
+    assert unplug.update(snap(phase=Phase.FINISHED, power_off_acknowledged=True,
+                              last_end_reason='stopped_by_ev', **ac))[0]
+    # DC: an acknowledged power off alone is not enough while current may still flow
+    unplug.update(CHARGING)
+    assert not unplug.update(snap(phase=Phase.FINISHED, power_off_acknowledged=True,
+                                  evse_present_current=math.nan))[0]

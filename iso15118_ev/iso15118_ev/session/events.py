@@ -101,6 +101,7 @@ class SessionSnapshot:
     message_timeout_s: float = math.nan  # how long the EV waits for the last response
     target_soc: float = math.nan        # percent: where this session's charging ends
     power_delivered: bool = False       # pre-charge or charging was reached in this session
+    power_off_acknowledged: bool = False  # the charger answered the EV's PowerDelivery stop
     welding_detection_done: bool = False  # the charger's voltage was safe after power off
     last_end_reason: str = ''           # how the last session ended ('' before any ended)
     last_end_message: str = ''

@@ -106,8 +106,10 @@ class SessionTracker(Observer):
         welded = self.snapshot.welding_detection_done or (
             name.endswith('WeldingDetectionRes')
             and values.get('evse_present_voltage', math.inf) <= SAFE_VOLTAGE_V)
+        off = self.snapshot.power_off_acknowledged or (
+            name.endswith('PowerDeliveryRes') and self.snapshot.phase == Phase.STOPPING)
         self._update(last_charger_message=name, round_trip_s=round_trip_s,
-                     welding_detection_done=welded,
+                     welding_detection_done=welded, power_off_acknowledged=off,
                      **{k: v for k, v in values.items() if k in _SNAPSHOT_FIELDS})
         self._publish_ac(values)
 
