@@ -228,7 +228,8 @@ def test_ac_session_safe_to_unplug_after_the_acknowledged_power_off(charger, ev_
     robot.wait_for_services()
     mark = len(robot.messages())
     assert robot.call('start_charging', energy_transfer_mode='AC_three_phase_core').success
-    robot.wait_phase('charging', TIMEOUT, after=mark)
+    robot.wait_topic('session_state', TIMEOUT,
+                     lambda m: m.last_charger_message == 'ChargingStatusRes', after=mark)
     assert not robot.messages('safe_to_unplug')[-1].message.safe
     battery = robot.wait_topic('battery_state', 10, after=mark)
     assert math.isnan(battery.current)  # AC chargers report no present current
