@@ -1,7 +1,6 @@
 """Between iso15118_ev_msgs types and the core's plain Python types."""
 from __future__ import annotations
 
-import math
 from typing import Dict
 
 from builtin_interfaces.msg import Time
@@ -11,9 +10,8 @@ from iso15118_ev.session import events as ev
 from iso15118_ev.vehicle.parameters import DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, StartRequest
 
 
-def stamp(seconds: float) -> Time:
-    whole = math.floor(seconds)
-    return Time(sec=int(whole), nanosec=int((seconds - whole) * 1e9))
+# Every converter of a core event takes the stamp to publish with: the node's clock at
+# publication (ROS time, so use_sim_time works), not the core's wall-clock time.
 
 
 def given_fields(message, names) -> Dict[str, float]:
@@ -37,41 +35,47 @@ def start_request(request) -> StartRequest:
         request.e_amount if request.has_e_amount else None)
 
 
-def session_state(snapshot: ev.SessionSnapshot) -> msg.SessionState:
-    out = msg.SessionState(stamp=stamp(snapshot.stamp), phase=int(snapshot.phase),
+def session_state(snapshot: ev.SessionSnapshot, now: Time) -> msg.SessionState:
+    out = msg.SessionState(stamp=now, phase=int(snapshot.phase),
                            phase_text=snapshot.phase.name.lower(),
                            round_trip_time=snapshot.round_trip_s,
+                           message_timeout=snapshot.message_timeout_s,
                            selected_services=list(snapshot.selected_services))
     for name in ('protocol', 'control_mode', 'energy_transfer_mode', 'session_id', 'tls',
                  'payment_option', 'emaid', 'last_charger_message', 'fault', 'ev_target_voltage',
-                 'ev_target_current', 'ev_max_voltage_limit', 'ev_max_current_limit', 'ev_max_power_limit', 'soc', 'evse_present_voltage',
+                 'ev_target_current', 'ev_max_voltage_limit', 'ev_max_current_limit',
+                 'ev_max_power_limit', 'soc', 'evse_present_voltage',
                  'evse_present_current', 'evse_max_voltage', 'evse_max_current',
-                 'evse_max_power'):
+                 'evse_max_power', 'last_end_reason', 'last_end_message'):
         setattr(out, name, getattr(snapshot, name))
     return out
 
 
-def session_finished(event: ev.SessionFinished) -> msg.SessionFinished:
-    return msg.SessionFinished(stamp=stamp(event.stamp), reason=int(event.reason),
+def session_finished(event: ev.SessionFinished, now: Time) -> msg.SessionFinished:
+    return msg.SessionFinished(stamp=now, reason=int(event.reason),
                                reason_text=event.reason.name.lower(), message=event.message,
                                protocol=event.protocol, duration=event.duration_s)
 
 
-def ac_target_power(event: ev.AcTargetPower) -> msg.AcTargetPower:
+def ac_target_power(event: ev.AcTargetPower, now: Time) -> msg.AcTargetPower:
     return msg.AcTargetPower(
-        stamp=stamp(event.stamp), target_active_power=event.active,
+        stamp=now, target_active_power=event.active,
         target_active_power_l2=event.active_l2, target_active_power_l3=event.active_l3,
         target_reactive_power=event.reactive, target_reactive_power_l2=event.reactive_l2,
         target_reactive_power_l3=event.reactive_l3)
 
 
-def edge(event) -> msg.Event:
-    return msg.Event(stamp=stamp(event.stamp), detail=event.detail)
+def edge(event, now: Time) -> msg.Event:
+    return msg.Event(stamp=now, detail=event.detail)
 
 
-def power_ready(event: ev.PowerReady) -> msg.EvPowerReady:
-    return msg.EvPowerReady(stamp=stamp(event.stamp), ready=event.ready)
+def power_ready(event: ev.PowerReady, now: Time) -> msg.EvPowerReady:
+    return msg.EvPowerReady(stamp=now, ready=event.ready)
 
 
-def ac_evse_max_current(event: ev.AcEvseMaxCurrent) -> msg.AcEvseMaxCurrent:
-    return msg.AcEvseMaxCurrent(stamp=stamp(event.stamp), max_current=event.max_current_a)
+def ac_evse_max_current(event: ev.AcEvseMaxCurrent, now: Time) -> msg.AcEvseMaxCurrent:
+    return msg.AcEvseMaxCurrent(stamp=now, max_current=event.max_current_a)
+
+
+def safe_to_unplug(safe: bool, reason: str, now: Time) -> msg.SafeToUnplug:
+    return msg.SafeToUnplug(stamp=now, safe=safe, reason=reason)

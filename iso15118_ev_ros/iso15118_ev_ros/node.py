@@ -29,6 +29,7 @@ from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_
 from iso15118_ev.vocabulary import CommandCode
 from iso15118_ev.transport.link import PlcInterfaceError
 from .node_parameters import LIVE, ParameterError, declare, to_settings
+from .robot_topics import RobotTopics
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
@@ -37,13 +38,13 @@ EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 # of hundreds of concurrent calls (each answered at once), so none is dropped.
 SERVICES = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 MESSAGE_LIMIT = 400   # characters of a response message and its log line
+SHUTDOWN_TIMEOUT_S = 5.0
+# After the last event is published, DDS still has to send it (reliable, to every reader).
+PUBLISH_GRACE_S = 0.5
 
 
 def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + '…'
-SHUTDOWN_TIMEOUT_S = 5.0
-# After the last event is published, DDS still has to send it (reliable, to every reader).
-PUBLISH_GRACE_S = 0.5
 
 
 class Iso15118EvNode(Node):
@@ -54,6 +55,7 @@ class Iso15118EvNode(Node):
         self._publishers_by_event = self._create_publishers()
         self._guard = self.create_guard_condition(self._publish_events)
         self.core = EvccCore(settings, self._on_core_event)
+        self.robot_topics = RobotTopics(self, self.core.iface)
         self._create_services()
         self.core.start()
         self.get_logger().info(
@@ -64,7 +66,7 @@ class Iso15118EvNode(Node):
         return {
             ev.SessionSnapshot: (pub(msg.SessionState, 'session_state', LATCHED), conv.session_state),
             ev.PowerReady: (pub(msg.EvPowerReady, 'ev_power_ready', LATCHED), conv.power_ready),
-            ev.SessionFinished: (pub(msg.SessionFinished, 'v2g_session_finished', EVENTS),
+            ev.SessionFinished: (pub(msg.SessionFinished, 'v2g_session_finished', LATCHED),
                                  conv.session_finished),
             ev.AcEvseMaxCurrent: (pub(msg.AcEvseMaxCurrent, 'ac_evse_max_current', EVENTS),
                                   conv.ac_evse_max_current),
@@ -199,7 +201,9 @@ class Iso15118EvNode(Node):
             if entry is None:
                 continue
             publisher, convert = entry
-            publisher.publish(convert(event))
+            publisher.publish(convert(event, self.get_clock().now().to_msg()))
+            if isinstance(event, ev.SessionSnapshot):
+                self.robot_topics.on_snapshot(event)
             if isinstance(event, ev.SessionFinished):
                 self.get_logger().info(
                     f'v2g_session_finished: {event.reason.name.lower()}: {event.message}')

@@ -99,6 +99,9 @@ class Observer(abc.ABC):
     @abc.abstractmethod
     def on_request(self, name: str) -> None: ...
 
+    def on_message_timeout(self, name: str, timeout_s: float) -> None:
+        """The time the EV waits for the response to request `name` (diagnostics)."""
+
     @abc.abstractmethod
     def on_response(self, name: str, values: Mapping[str, float], round_trip_s: float) -> None:
         """`values`: the charger's quantities in this response (the session snapshot's
@@ -205,6 +208,7 @@ class Context:
                                 Fault.DROP_LINK):
             await self._fire_fault(name, payload_type, timeout)
         self.observer.on_request(name)
+        self.observer.on_message_timeout(name, timeout)
         await self.connection.send(payload_type, payload)
         sent_at = time.monotonic()
         self.observer.flush()

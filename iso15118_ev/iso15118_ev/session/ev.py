@@ -94,7 +94,7 @@ class Ev:
         phase = self.phase
         if phase == Phase.PAUSED:
             self.model.resume_session_id = None
-            self.tracker.end(Phase.FINISHED)
+            self.tracker.end(Phase.FINISHED, EndReason.STOPPED_BY_EV, 'paused session ended')
             return CommandResult.ok('paused session ended')
         if phase not in ACTIVE_PHASES:
             return CommandResult.refused(WRONG_STATE,
@@ -270,5 +270,6 @@ class Ev:
         self._sink(ev.SessionFinished(outcome.reason, outcome.message,
                                       self.tracker.snapshot.protocol, duration))
         self.tracker.set_fault('')
-        self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED)
+        self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED, outcome.reason,
+                         outcome.message)
         self._task = None

@@ -98,6 +98,13 @@ class SessionSnapshot:
     evse_max_current: float = math.nan
     evse_max_power: float = math.nan
     round_trip_s: float = math.nan
+    message_timeout_s: float = math.nan  # how long the EV waits for the last response
+    target_soc: float = math.nan        # percent: where this session's charging ends
+    power_delivered: bool = False       # pre-charge or charging was reached in this session
+    power_off_acknowledged: bool = False  # the charger answered the EV's PowerDelivery stop
+    welding_detection_done: bool = False  # the charger's voltage was safe after power off
+    last_end_reason: str = ''           # how the last session ended ('' before any ended)
+    last_end_message: str = ''
     stamp: float = field(default_factory=_now)
 
 

@@ -7,8 +7,8 @@ import time
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from ..protocol.context import Observer
-from ..vehicle.model import EvModel
-from ..vocabulary import Phase
+from ..vehicle.model import SAFE_VOLTAGE_V, EvModel
+from ..vocabulary import EndReason, Phase
 from . import events as ev
 
 Sink = Callable[[object], None]
@@ -45,20 +45,29 @@ class SessionTracker(Observer):
         self.snapshot = ev.SessionSnapshot()
         self.power_ready = False
         self._last_energy_at: Optional[float] = None
+        self._target_soc = math.nan
 
     # --- session boundaries (called by the core) -----------------------------------------
     def begin(self, energy_transfer_mode: str) -> None:
         self.power_ready = False
         self._last_energy_at = None
+        self._target_soc = float(self.model.target_soc())
         self.snapshot = ev.SessionSnapshot(energy_transfer_mode=energy_transfer_mode,
-                                           session_id=self.snapshot.session_id)
+                                           session_id=self.snapshot.session_id,
+                                           last_end_reason=self.snapshot.last_end_reason,
+                                           last_end_message=self.snapshot.last_end_message)
         self.set_phase(Phase.DISCOVERING)
 
-    def end(self, phase: Phase) -> None:
+    def end(self, phase: Phase, reason: Optional[EndReason] = None, message: str = '') -> None:
+        """The session is over: the charger reports nothing any more, so its present values are
+        unknown (NaN) from here on; the end's reason stays in the snapshot until the next end."""
         if self.power_ready:
             self.power_ready = False
             self.sink(ev.PowerReady(False))
-        self.set_phase(phase)
+        changes = dict(phase=phase, **dict.fromkeys(_PRESENT_FIELDS, math.nan))
+        if reason is not None:
+            changes.update(last_end_reason=reason.name.lower(), last_end_message=message)
+        self._update(**changes)
 
     def set_phase(self, phase: Phase) -> None:
         self._update(phase=phase)
@@ -86,11 +95,21 @@ class SessionTracker(Observer):
     def on_request(self, name: str) -> None:
         phase = phase_after_request(name, self.snapshot.phase, self.model.wants_to_end)
         if phase != self.snapshot.phase:  # otherwise the response will publish the exchange
-            self._update(phase=phase)
+            delivered = self.snapshot.power_delivered or Phase.PRE_CHARGE <= phase <= Phase.CHARGING
+            self._update(phase=phase, power_delivered=delivered)
+
+    def on_message_timeout(self, name: str, timeout_s: float) -> None:
+        self.snapshot = dataclasses.replace(self.snapshot, message_timeout_s=timeout_s)
 
     def on_response(self, name: str, values: Mapping[str, float], round_trip_s: float) -> None:
         self._account_energy(values, time.monotonic())
+        welded = self.snapshot.welding_detection_done or (
+            name.endswith('WeldingDetectionRes')
+            and values.get('evse_present_voltage', math.inf) <= SAFE_VOLTAGE_V)
+        off = self.snapshot.power_off_acknowledged or (
+            name.endswith('PowerDeliveryRes') and self.snapshot.phase == Phase.STOPPING)
         self._update(last_charger_message=name, round_trip_s=round_trip_s,
+                     welding_detection_done=welded, power_off_acknowledged=off,
                      **{k: v for k, v in values.items() if k in _SNAPSHOT_FIELDS})
         self._publish_ac(values)
 
@@ -141,6 +160,7 @@ class SessionTracker(Observer):
     def _update(self, **changes) -> None:
         snapshot = dataclasses.replace(self.snapshot, stamp=time.time(), **changes)
         self.snapshot = dataclasses.replace(snapshot, soc=self.model.soc_percent,
+                                            target_soc=self._target_soc,
                                             **self._ev_request(snapshot.phase))
         self.sink(self.snapshot)
 
@@ -158,6 +178,7 @@ class SessionTracker(Observer):
 
 _EV_DC_FIELDS = ('ev_target_voltage', 'ev_target_current', 'ev_max_voltage_limit',
                  'ev_max_current_limit', 'ev_max_power_limit')
+_PRESENT_FIELDS = ('evse_present_voltage', 'evse_present_current')
 _SNAPSHOT_FIELDS = ('evse_present_voltage', 'evse_present_current', 'evse_max_voltage',
                     'evse_max_current', 'evse_max_power')
 _AC_TARGET_FIELDS = {
