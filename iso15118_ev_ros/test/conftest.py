@@ -58,6 +58,15 @@ def _ros_value(value) -> str:
 
 
 @pytest.fixture
+def idle_node(ev_node, ros):
+    """A node with no charger on the link."""
+    node = ev_node(sdp_max_requests=2)
+    ros.wait_for_services()
+    ros.wait_phase('idle', 30)
+    return node
+
+
+@pytest.fixture
 def ros():
     from ros_client import RosClient
     client = RosClient()

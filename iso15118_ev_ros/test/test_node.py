@@ -13,15 +13,6 @@ from iso15118_ev_msgs.msg import DcEvBptParameters, DcEvParameters
 from iso15118_ev_msgs.srv import SetFault
 
 
-@pytest.fixture
-def idle_node(ev_node, ros):
-    """A node with no charger on the link."""
-    node = ev_node(sdp_max_requests=2)
-    ros.wait_for_services()
-    ros.wait_phase('idle', 30)
-    return node
-
-
 def refused(response, fragment):
     assert not response.success, response.message
     assert fragment in response.message, response.message

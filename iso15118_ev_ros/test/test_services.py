@@ -21,15 +21,6 @@ from iso15118_ev_msgs.srv import SetFault, UpdateSoc
 Code = UpdateSoc.Response
 
 
-@pytest.fixture
-def idle_node(ev_node, ros):
-    """A node with no charger on the link."""
-    node = ev_node(sdp_max_requests=2)
-    ros.wait_for_services()
-    ros.wait_phase('idle', 30)
-    return node
-
-
 def _call(client, request, timeout=10.0):
     assert client.wait_for_service(10)
     future = client.call_async(request)

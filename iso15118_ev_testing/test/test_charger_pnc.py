@@ -315,19 +315,14 @@ def test_strict_contract_root(secc2, monkeypatch, pki, ev_pki, contract, refused
     assert outcome == [refused or 'package']
 
 
-@pytest.mark.parametrize('contract, code', [
-    ('valid', 'OK'), ('expired', 'WARNING_CertificateExpired'),
-    ('foreign', 'WARNING_CertificateValidationError')])
-def test_strict_contract_root_iso20(secc2, monkeypatch, pki, ev_pki, contract, code):
+def iso20_authorization_answering_ok(monkeypatch) -> list:
+    """The package's -20 Authorization state replaced by what its simulated backend does
+    (answer OK); the responses sent collect in the list returned."""
     from iso15118.secc.states import iso15118_20_states as secc20
     from iso15118.shared.messages.iso15118_20.common_messages import AuthorizationRes
     from iso15118.shared.messages.iso15118_20.common_types import (MessageHeader, Processing,
                                                                     ResponseCode)
     from iso15118.shared.states import State
-    from iso15118_ev_testing.charger_pnc import fix_iso20_pnc, strict_contract_root
-    from iso15118.shared.settings import SettingKey, shared_settings
-
-    monkeypatch.setitem(shared_settings, SettingKey.PKI_PATH, str(pki) + '/')
     sent = []
 
     async def package_processing(self, message, message_exi=None):
@@ -338,6 +333,19 @@ def test_strict_contract_root_iso20(secc2, monkeypatch, pki, ev_pki, contract, c
     monkeypatch.setattr(secc20.Authorization, 'process_message', package_processing)
     monkeypatch.setattr(State, 'create_next_message',
                         lambda self, next_state, message, *a, **k: sent.append(message))
+    return sent
+
+
+@pytest.mark.parametrize('contract, code', [
+    ('valid', 'OK'), ('expired', 'WARNING_CertificateExpired'),
+    ('foreign', 'WARNING_CertificateValidationError')])
+def test_strict_contract_root_iso20(secc2, monkeypatch, pki, ev_pki, contract, code):
+    from iso15118.secc.states import iso15118_20_states as secc20
+    from iso15118_ev_testing.charger_pnc import fix_iso20_pnc, strict_contract_root
+    from iso15118.shared.settings import SettingKey, shared_settings
+
+    monkeypatch.setitem(shared_settings, SettingKey.PKI_PATH, str(pki) + '/')
+    sent = iso20_authorization_answering_ok(monkeypatch)
     fix_iso20_pnc()
     strict_contract_root()
     chain = payment_details_req(ev_pki(contract)).body.payment_details_req.cert_chain
@@ -351,22 +359,9 @@ def test_strict_contract_root_iso20(secc2, monkeypatch, pki, ev_pki, contract, c
 
 def test_iso20_wrong_challenge_is_not_answered_ok(secc2, monkeypatch):
     from iso15118.secc.states import iso15118_20_states as secc20
-    from iso15118.shared.messages.iso15118_20.common_messages import AuthorizationRes
-    from iso15118.shared.messages.iso15118_20.common_types import (MessageHeader, Processing,
-                                                                    ResponseCode)
-    from iso15118.shared.states import State
     from iso15118_ev_testing.charger_pnc import fix_iso20_pnc
 
-    sent = []
-
-    async def package_processing(self, message, message_exi=None):  # its simulated backend: OK
-        self.create_next_message(None, AuthorizationRes(
-            header=MessageHeader(session_id=SESSION_ID, timestamp=time.time()),
-            response_code=ResponseCode.OK, evse_processing=Processing.FINISHED), 5, ISO2)
-
-    monkeypatch.setattr(secc20.Authorization, 'process_message', package_processing)
-    monkeypatch.setattr(State, 'create_next_message',
-                        lambda self, next_state, message, *a, **k: sent.append(message))
+    sent = iso20_authorization_answering_ok(monkeypatch)
     fix_iso20_pnc()
     for challenge, code in ((b'2' * 16, 'WARNING_ChallengeInvalid'), (b'1' * 16, 'OK')):
         state = secc20.Authorization.__new__(secc20.Authorization)
