@@ -41,6 +41,8 @@ LOOP_RESPONSES = ('CurrentDemandRes', 'ChargingStatusRes', 'DC_ChargeLoopRes',
                   'AC_ChargeLoopRes')
 SERVICE_WAIT_S = 10.0
 POLL_S = 0.02
+SETTLE_S = 2.0
+AT_REST = ('idle', 'paused', 'finished')
 
 
 class StepFailed(Exception):
@@ -203,6 +205,17 @@ def _flagged(parameters, values: dict):
     return parameters
 
 
+def settle(client: EvClient) -> None:
+    """Let a recording take in what follows the last step: the node publishes the session's
+    final state after v2g_session_finished. Waits until the phase is at rest (bounded)."""
+    deadline = time.monotonic() + SETTLE_S
+    while time.monotonic() < deadline:
+        with client.lock:
+            if client.state is None or client.state.phase_text in AT_REST:
+                return
+        time.sleep(POLL_S)
+
+
 def run(scenario: sc.Scenario, client: EvClient, out=sys.stdout) -> bool:
     """Run the steps in order; print a line per step and a verdict; True when all passed."""
     runner = Runner(client)
@@ -245,6 +258,8 @@ def main(argv=None) -> int:
     spinner.start()
     try:
         passed = run(scenario, client)
+        if recorder is not None:
+            settle(client)
     finally:
         executor.shutdown()      # spin returns; only then may the node and context go
         spinner.join()
