@@ -1,9 +1,9 @@
 """One vocabulary for the whole library: protocol names, session phases, end reasons, faults,
 command result codes.
 
-The numbering of Phase, EndReason, Fault and CommandCode is the numbering of the constants in
-iso15118_ev_msgs (SessionState, SessionFinished, SetFault, every service's response); a test
-keeps them in step.
+The numbering of Phase, EndReason, Fault, CpState and CommandCode is the numbering of the
+constants in iso15118_ev_msgs (SessionState, SessionFinished, SetFault, CpStateChanged, every
+service's response); a test keeps them in step.
 """
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ class EndReason(enum.IntEnum):
     SECURITY_ERROR = 10
     SHUTDOWN = 11
     AUTHORIZATION_FAILED = 12
+    ABORTED = 13            # abort_charging, or CP state E/F: connection closed, no SessionStop
+    UNPLUGGED = 14          # CP state A during the session
 
 
 class Fault(enum.IntEnum):
@@ -62,6 +64,16 @@ class Fault(enum.IntEnum):
     SEND_INVALID_MESSAGE = 2
     DROP_LINK = 3
     REFUSE_PRE_CHARGE = 4
+
+
+class CpState(enum.IntEnum):
+    """IEC 61851-1 control pilot states (EVerest CpState). 0 is none: an unset field is refused."""
+    A = 1   # not connected
+    B = 2   # connected, not ready for energy
+    C = 3   # ready for energy
+    D = 4   # ready for energy, ventilation needed
+    E = 5   # error: short to PE or no power
+    F = 6   # error: the charger's pilot is unavailable
 
 
 class CommandCode(enum.IntEnum):

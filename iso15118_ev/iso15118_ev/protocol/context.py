@@ -220,14 +220,16 @@ class Context:
     async def repeat_while_ongoing(self, name: str, build: Callable[[], dict], timer: str,
                                    values: Optional[Values] = None,
                                    check: Optional[Callable[[dict], object]] = None,
-                                   sign: Optional[Signer] = None) -> dict:
+                                   sign: Optional[Signer] = None,
+                                   deadline: Optional['Deadline'] = None) -> dict:
         """Repeat request `name` while the charger answers EVSEProcessing=Ongoing*, within the
-        sequence timer `timer`; `check` sees every response, `sign` signs every request.
+        sequence timer `timer` (or `deadline`, that timer started earlier); `check` sees every
+        response, `sign` signs every request.
 
         Returns the last response: Finished, or whatever came when the EV or the charger
         wanted to end.
         """
-        deadline = self.deadline(timer)
+        deadline = deadline or self.deadline(timer)
         while True:
             body = build()
             signature = sign(name, body) if sign is not None else None
@@ -237,6 +239,24 @@ class Context:
             if response['EVSEProcessing'] == 'Finished' or self.model.wants_to_end:
                 return response
             await asyncio.sleep(ONGOING_REPEAT_S)
+
+    async def wait_for_cp_energy(self, deadline: 'Deadline', before: str) -> bool:
+        """With an external control pilot, wait (within `deadline`) for CP state C or D before
+        request `before`: CableCheck needs it ([V2G2-912]). False if the EV or the charger
+        wants to end first; SessionEnd(TIMEOUT) if the state never comes."""
+        model, pilot = self.model, self.model.pilot
+        if pilot.energy_allowed:
+            return True
+        logger.info('%s waits for CP state C or D (now %s)', before,
+                    pilot.state.name if pilot.state is not None else 'not reported')
+        if await pilot.wait_for_energy(deadline.remaining(), lambda: model.wants_to_end):
+            return True
+        if model.wants_to_end:
+            return False
+        state = pilot.state.name if pilot.state is not None else 'never reported'
+        raise SessionEnd(EndReason.TIMEOUT,
+                         f'{before} needs CP state C or D; CP state {state} for '
+                         f'{deadline.seconds:g} s ({deadline.name} timer)')
 
     async def set_up_session(self, new_session_id: str, evcc_id: str, resumable: bool = True,
                              fixed_length: bool = False) -> dict:

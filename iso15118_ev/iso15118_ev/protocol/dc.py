@@ -83,25 +83,30 @@ async def ongoing(ctx: Context, name: str, build: Callable[[], dict], timer: str
                   values: Values = charger_values,
                   status: Callable[[Mapping], Mapping] = dc_status,
                   check: Callable[[Context, str, Mapping], object] = check_dc_status,
-                  sign=None) -> dict:
+                  sign=None, deadline=None) -> dict:
     """`Context.repeat_while_ongoing`, with `check` on the charger's status (`status` of a
     response, when it has one): by default DC_EVSEStatus, whose stop requests are heeded."""
     def check_status(response):
         charger_status = status(response)
         if charger_status is not None:
             check(ctx, name[:-3] + 'Res', charger_status)
-    return await ctx.repeat_while_ongoing(name, build, timer, values, check_status, sign)
+    return await ctx.repeat_while_ongoing(name, build, timer, values, check_status, sign,
+                                          deadline)
 
 
 async def cable_check(ctx: Context, strict_isolation: bool) -> bool:
     """CableCheck until the charger is done; False when the EV or charger wants to end.
 
+    With an external control pilot, CableCheck waits for CP state C or D (the same timer).
     Pre-charge needs a valid isolation status ([V2G2-...], DIN 70121 [V2G-DC-...]): Invalid
     or Fault ends the session; an absent status is refused where `strict_isolation` (ISO
     15118-2), tolerated in DIN, whose chargers commonly leave it out.
     """
+    deadline = ctx.deadline('cable_check')
+    if not await ctx.wait_for_cp_energy(deadline, 'CableCheckReq'):
+        return False
     response = await ongoing(ctx, 'CableCheckReq', lambda: {'DC_EVStatus': dc_ev_status(ctx.model)},
-                             'cable_check')
+                             'cable_check', deadline=deadline)
     if ctx.model.wants_to_end:
         return False
     isolation = response['DC_EVSEStatus'].get('EVSEIsolationStatus')

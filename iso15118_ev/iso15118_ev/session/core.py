@@ -98,3 +98,13 @@ class EvccCore:
 
     def update_soc(self, soc: float) -> CommandResult:
         return self._call(self.ev.update_soc, soc)
+
+    def abort_charging(self) -> CommandResult:
+        return self._call(self.ev.abort_charging)
+
+    def cp_state_changed(self, state: int) -> CommandResult:
+        return self._call(self.ev.cp_state_changed, state)
+
+    def update_present_values(self, changes: Mapping[str, float],
+                              clear: bool = False) -> CommandResult:
+        return self._call(self.ev.update_present_values, changes, clear)

@@ -20,12 +20,14 @@ from ..security.errors import IdentityError, SecurityProblem
 from ..security.identity import EvIdentity
 from ..transport.link import mac_address, resolve_interface
 from ..transport.sdp import discover
+from ..vehicle.control_pilot import ControlPilot, session_end
 from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, protocols_for
 from ..vehicle.model import EvModel
-from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_BOUND, InvalidRequest,
-                                  StartRequest, check_value, updated)
+from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, PRESENT_VALUE_BOUNDS,
+                                  SOC_BOUND, EvPresentValues, InvalidRequest, StartRequest,
+                                  check_value, updated)
 from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, CommandCode,
-                          EndReason, Fault, Phase)
+                          CpState, EndReason, Fault, Phase)
 from . import events as ev
 from .settings import EvSettings
 from .tracker import SessionTracker
@@ -48,7 +50,8 @@ class Ev:
         self.iface = resolve_interface(settings.plc_interface)  # raises PlcInterfaceError
         self.codec = codec or NativeExiCodec()
         self._sink = sink
-        self.model = EvModel(dc=settings.dc, bpt=settings.bpt, soc_percent=settings.soc_percent)
+        self.model = EvModel(dc=settings.dc, bpt=settings.bpt, soc_percent=settings.soc_percent,
+                             pilot=ControlPilot(settings.control_pilot))
         self.tracker = SessionTracker(self.model, sink)
         self._task: Optional[asyncio.Task] = None
         self._shutting_down = False
@@ -156,6 +159,58 @@ class Ev:
         self.tracker.refresh()
         return CommandResult.ok(f'soc set to {soc:g} %')
 
+    def abort_charging(self) -> CommandResult:
+        return self._end_now(EndReason.ABORTED, 'aborted by the EV: connection closed without '
+                             'SessionStop')
+
+    def cp_state_changed(self, state: int) -> CommandResult:
+        try:
+            state = CpState(state)
+        except (ValueError, TypeError):
+            return CommandResult.refused(
+                INVALID_ARGUMENT, f'unknown CP state {state!r}; known: '
+                + ', '.join(f'{s.value}={s.name}' for s in CpState))
+        change = self.model.pilot.change(state, self.phase.name.lower())
+        what = f'CP state {change.previous.name if change.previous else "unknown"} -> {state.name}'
+        end = session_end(state)
+        if end is not None and (self.phase in ACTIVE_PHASES or self.phase == Phase.PAUSED):
+            result = self._end_now(*end)
+            return CommandResult.ok(f'{what}: {result.message}')
+        return CommandResult.ok(f'{what} recorded in phase {self.phase.name.lower()}')
+
+    def update_present_values(self, changes: Mapping[str, float],
+                              clear: bool = False) -> CommandResult:
+        """The EV's measurements, sent where a request carries them (EvModel.present_*),
+        until cleared; `clear` forgets all before `changes` apply."""
+        if not changes and not clear:
+            return CommandResult.refused(
+                INVALID_ARGUMENT, 'no field given: set has_<field> for each value, or clear')
+        try:
+            base = EvPresentValues() if clear else self.model.measured
+            self.model.measured = updated(base, changes, PRESENT_VALUE_BOUNDS)
+        except InvalidRequest as exc:
+            return CommandResult.refused(exc.code, str(exc))
+        given = ', '.join(f'{k}={v:g}' for k, v in changes.items())
+        cleared = 'previous present values cleared' if clear else ''
+        return CommandResult.ok('; '.join(p for p in (cleared, given) if p)
+                                + '; applies to the next request that carries it')
+
+    def _end_now(self, reason: EndReason, message: str) -> CommandResult:
+        """End the session at once: no SessionStop, no further request (or end a paused one)."""
+        phase = self.phase
+        if phase == Phase.PAUSED:
+            self.model.resume_session_id = None
+            self.tracker.end(Phase.FINISHED, reason, f'paused session ended: {message}')
+            return CommandResult.ok(f'paused session ended: {message}')
+        if phase not in ACTIVE_PHASES:
+            return CommandResult.refused(WRONG_STATE,
+                                         f'no session is running (phase {phase.name.lower()})')
+        if self.model.abort is None:
+            self.model.abort = (reason, message)
+        if self._task is not None:
+            self._task.cancel()
+        return CommandResult.ok(f'{message} (in phase {phase.name.lower()})')
+
     def _set_params(self, attribute: str, changes, bounds) -> CommandResult:
         if not changes:
             return CommandResult.refused(
@@ -257,6 +312,8 @@ class Ev:
     def _cancelled_outcome(self) -> Outcome:
         if self._shutting_down:
             return Outcome(EndReason.SHUTDOWN, 'the EV shut down during the session')
+        if self.model.abort is not None:
+            return Outcome(*self.model.abort)
         if self.model.pausing:
             return Outcome(EndReason.PAUSED, 'paused before a charger was found')
         return Outcome(EndReason.STOPPED_BY_EV, 'stopped before a charger was found')

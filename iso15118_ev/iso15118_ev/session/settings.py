@@ -7,6 +7,7 @@ from typing import Tuple
 from ..protocol.timers import Timeouts
 from ..transport.sdp import SDP_MAX_REQUESTS, SDP_MIN_INTERVAL_S
 from ..vehicle.parameters import DcEvBptParameters, DcEvParameters
+from ..vehicle.control_pilot import SIMULATED
 from ..vocabulary import ALL_PROTOCOLS
 
 ISO20_SERVICES = ('DC', 'DC_BPT', 'AC', 'AC_BPT')
@@ -30,3 +31,4 @@ class EvSettings:
     dc: DcEvParameters = field(default_factory=DcEvParameters)
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
     soc_percent: float = 20.0
+    control_pilot: str = SIMULATED      # vehicle/control_pilot.py: simulated or external

@@ -52,7 +52,10 @@ async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvMod
         outcome = await _converse(ctx, settings.offered)
     finally:
         ctx.observer.flush()
-        await connection.close()
+        if model.abort is not None:   # abort_charging, CP E/F/A: no goodbye, no waiting
+            connection.abort()
+        else:
+            await connection.close()
     return _with_fault(outcome, ctx.fault_fired, model)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Tuple
 
-from ..vocabulary import Fault
+from ..vocabulary import EndReason, Fault
+from .control_pilot import ControlPilot
 from .energy_modes import EnergyMode
-from .parameters import DcEvBptParameters, DcEvParameters, StartRequest
+from .parameters import DcEvBptParameters, DcEvParameters, EvPresentValues, StartRequest
 
 # ISO 15118-2 [V2G2-...] / DIN 70121: the EV asks for at most 2 A during pre-charge.
 PRE_CHARGE_MAX_CURRENT_A = 2.0
@@ -49,6 +50,8 @@ class EvModel:
     ac: AcEvParameters = field(default_factory=AcEvParameters)
     soc_percent: float = 20.0
     sae_j2847_enabled: bool = False
+    pilot: ControlPilot = field(default_factory=ControlPilot)
+    measured: EvPresentValues = field(default_factory=EvPresentValues)   # update_present_values
     # Set per session by start_charging:
     request: Optional[StartRequest] = None
     mode: Optional[EnergyMode] = None
@@ -58,6 +61,7 @@ class EvModel:
     charger_stop_seen: bool = False
     charger_pause_seen: bool = False
     fault: Fault = Fault.NONE
+    abort: Optional[Tuple[EndReason, str]] = None   # the session ends now, without SessionStop
     resume_session_id: Optional[str] = None  # set while a session is paused
     pre_charged: bool = False           # pre-charge accepted: full current may be asked for
 
@@ -66,6 +70,7 @@ class EvModel:
         self.stop_requested = self.pause_requested = False
         self.charger_stop_seen = self.charger_pause_seen = False
         self.pre_charged = False
+        self.abort = None
 
     # --- how the session should end ----------------------------------------------------------
     @property
@@ -92,8 +97,15 @@ class EvModel:
         return self.dc.target_current if self.pre_charged else self.pre_charge_current()
 
     def present_voltage(self) -> float:
-        """The battery's voltage (the model's battery sits at the target voltage)."""
-        return self.dc.target_voltage
+        """The battery's voltage: the EV's measurement if given, else the model's (its battery
+        sits at the target voltage)."""
+        measured = self.measured.present_voltage
+        return self.dc.target_voltage if measured is None else measured
+
+    def present_active_power(self, modelled: float) -> float:
+        """AC: the power the on-board charger draws: the EV's measurement if given."""
+        measured = self.measured.present_active_power
+        return modelled if measured is None else measured
 
     def is_pre_charged(self, charger_voltage: float) -> bool:
         if self.fault == Fault.REFUSE_PRE_CHARGE:

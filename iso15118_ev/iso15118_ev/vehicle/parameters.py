@@ -79,6 +79,22 @@ DC_EV_BPT_BOUNDS: Mapping[str, Bound] = {
     'discharge_minimal_soc': Bound(99.0, '%'),
 }
 
+@dataclass(frozen=True)
+class EvPresentValues:
+    """The EV's own measurements (update_present_values); None: not given, the model's value
+    applies. Where each is sent: EvModel.present_voltage / present_active_power."""
+
+    present_voltage: Optional[float] = None        # V
+    present_current: Optional[float] = None        # A
+    present_active_power: Optional[float] = None   # W
+
+
+PRESENT_VALUE_BOUNDS: Mapping[str, Bound] = {
+    'present_voltage': Bound(1500.0, 'V'),
+    'present_current': Bound(1000.0, 'A'),
+    'present_active_power': Bound(500000.0, 'W'),
+}
+
 SOC_BOUND = Bound(100.0, '%')
 E_AMOUNT_BOUND = Bound(1000.0, 'kWh')
 DEPARTURE_TIME_BOUND = Bound(float(2**32 - 1), 's')

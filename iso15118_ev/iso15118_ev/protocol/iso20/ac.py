@@ -49,7 +49,8 @@ def charge_loop_req(model: EvModel, s: Iso20Session) -> dict:
     mode = {} if s.scheduled else {'DepartureTime': s.departure_time_s()}
     mode.update(energy_requests(model))
     mode.update(EVMaximumChargePower=r(max_power), EVMinimumChargePower=r(min_power),
-                EVPresentActivePower=r(present_power(model, s, max_power)))
+                EVPresentActivePower=r(model.present_active_power(
+                    present_power(model, s, max_power))))
     if not s.scheduled:
         mode['EVPresentReactivePower'] = r(REACTIVE_POWER)
     if s.bidirectional:

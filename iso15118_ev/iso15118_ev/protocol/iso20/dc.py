@@ -51,8 +51,12 @@ def charger_parameters(body: Mapping) -> Dict[str, float]:
 
 
 async def cable_check(ctx: Context, s: Iso20Session) -> None:
-    """CableCheck until the charger is done (an isolation fault is its FAILED response)."""
-    await ctx.repeat_while_ongoing('DC_CableCheckReq', dict, 'cable_check')
+    """CableCheck until the charger is done (an isolation fault is its FAILED response); with
+    an external control pilot, after CP state C or D (within the same timer)."""
+    deadline = ctx.deadline('cable_check')
+    if await ctx.wait_for_cp_energy(deadline, 'DC_CableCheckReq'):
+        await ctx.repeat_while_ongoing('DC_CableCheckReq', dict, 'cable_check',
+                                       deadline=deadline)
 
 
 async def pre_charge(ctx: Context, s: Iso20Session) -> None:
