@@ -28,6 +28,7 @@ from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_
                                             InvalidRequest, check_value, updated)
 from iso15118_ev.vocabulary import CommandCode
 from iso15118_ev.transport.link import PlcInterfaceError
+from .everest_services import EverestServices
 from .node_parameters import LIVE, ParameterError, declare, to_settings
 from .robot_topics import RobotTopics
 
@@ -57,6 +58,7 @@ class Iso15118EvNode(Node):
         self.core = EvccCore(settings, self._on_core_event)
         self.robot_topics = RobotTopics(self, self.core.iface)
         self._create_services()
+        self.everest_services = EverestServices(self, self.core, self._answer, SERVICES)
         self.core.start()
         self.get_logger().info(
             f'EV ready on {self.core.iface}; protocols {" > ".join(settings.protocols)}')

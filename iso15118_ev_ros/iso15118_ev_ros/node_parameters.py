@@ -14,6 +14,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 
 from iso15118_ev.protocol.timers import Timeouts, parameter_names
 from iso15118_ev.session.settings import CONTROL_MODES, ISO20_SERVICES, EvSettings
+from iso15118_ev.vehicle.control_pilot import CONTROL_PILOT_MODES
 from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
                                             DcEvParameters, InvalidRequest, initial, quote)
 from iso15118_ev.vocabulary import ALL_PROTOCOLS
@@ -61,6 +62,10 @@ PARAMETERS: Dict[str, tuple] = {
         ParameterType.PARAMETER_STRING,
         'ISO 15118-20 control mode: "auto" (Scheduled when the charger offers it, else '
         'Dynamic), "scheduled" or "dynamic" (refuse chargers without it)')),
+    'control_pilot': ('simulated', _plain(
+        ParameterType.PARAMETER_STRING,
+        'Where the EV\'s CP state comes from: "simulated" (the pilot follows the protocol) or '
+        '"external" (only from cp_state_changed: CableCheck waits for C or D)')),
     'use_tls': (False, _plain(ParameterType.PARAMETER_BOOL, 'Ask for TLS in SDP')),
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
@@ -145,6 +150,9 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
     if values['iso20_control_mode'] not in CONTROL_MODES:
         raise ParameterError(f'iso20_control_mode={values["iso20_control_mode"]!r}: expected '
                              + ', '.join(CONTROL_MODES))
+    if values['control_pilot'] not in CONTROL_PILOT_MODES:
+        raise ParameterError(f'control_pilot={quote(values["control_pilot"])}: expected '
+                             + ', '.join(CONTROL_PILOT_MODES))
     section = {prefix: {k.split('.', 1)[1]: v for k, v in values.items()
                         if k.startswith(prefix + '.')} for prefix in ('dc', 'bpt')}
     timeouts = Timeouts().with_parameters({k: v for k, v in values.items()
@@ -161,4 +169,5 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
         force_certificate_installation=values['force_certificate_installation'],
         contract_update_within_days=values['contract_update_within_days'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
-        timeouts=timeouts, dc=dc, bpt=bpt, soc_percent=values['initial_soc'])
+        timeouts=timeouts, dc=dc, bpt=bpt, soc_percent=values['initial_soc'],
+        control_pilot=values['control_pilot'])

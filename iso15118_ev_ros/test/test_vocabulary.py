@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from iso15118_ev.vehicle.energy_modes import NOT_SERVED, SERVED
-from iso15118_ev.vocabulary import CommandCode, EndReason, Fault, Phase
+from iso15118_ev.vocabulary import CommandCode, CpState, EndReason, Fault, Phase
 from iso15118_ev_msgs.msg import SessionFinished, SessionState
 from iso15118_ev_msgs import srv
-from iso15118_ev_msgs.srv import SetFault, StartCharging
+from iso15118_ev_msgs.srv import CpStateChanged, SetFault, StartCharging
 
 
 def constants(kind, prefix):
@@ -19,6 +19,7 @@ def constants(kind, prefix):
     (Phase, SessionState, 'PHASE_'),
     (EndReason, SessionFinished, 'REASON_'),
     (Fault, SetFault.Request, 'FAULT_'),
+    (CpState, CpStateChanged.Request, 'CP_STATE_'),
 ])
 def test_enum_matches_message_constants(enum, kind, prefix):
     assert constants(kind, prefix) == {member.name: member.value for member in enum}
@@ -30,8 +31,9 @@ def test_energy_transfer_modes_match_the_service_constants():
     assert declared == set(SERVED) | set(NOT_SERVED)
 
 
-SERVICE_TYPES = ['EnableSaeJ2847V2gV2h', 'PauseCharging', 'SetBptDcParams', 'SetDcParams',
-                 'SetFault', 'StartCharging', 'StopCharging', 'UpdateSoc']
+SERVICE_TYPES = ['AbortCharging', 'CpStateChanged', 'EnableSaeJ2847V2gV2h', 'PauseCharging',
+                 'SetBptDcParams', 'SetDcParams', 'SetFault', 'StartCharging', 'StopCharging',
+                 'UpdatePresentValues', 'UpdateSoc']
 
 
 @pytest.mark.parametrize('name', SERVICE_TYPES)
