@@ -156,12 +156,13 @@ def test_abort_and_cp_changes_need_a_session():
 
 
 # --- cp_state_changed --------------------------------------------------------------------------
-@pytest.mark.parametrize('bad', [0, 7, -1, 255, 'C', None, 2.5])
+@pytest.mark.parametrize('bad', [0, 7, -1, 255, 'C', None, 2.5, True, 'x' * 10000])
 def test_unknown_cp_state_is_refused_and_changes_nothing(bad):
     car = Ev(EvSettings(plc_interface='scripted'), lambda e: None)
     result = car.cp_state_changed(bad)
     assert (result.success, result.code) == (False, CommandCode.INVALID_ARGUMENT)
     assert 'unknown CP state' in result.message and '3=C' in result.message
+    assert len(result.message) < 200
     assert car.model.pilot.state is None and not car.model.pilot.history
 
 
@@ -178,6 +179,25 @@ def test_cp_error_or_unplug_during_charging_ends_the_session_without_session_sto
     assert f'CP state {state.name}' in run.end.message
     assert run.finished_at - run.marks['action'] < ABORT_BOUND_S
     assert run.scripted.names()[-1] == LOOP[protocol] and run.loops() == 2
+
+
+@pytest.mark.parametrize('command, reason', [
+    (lambda car: car.cp_state_changed(CpState.A), 'unplugged'),
+    (lambda car: car.abort_charging(), 'aborted'),
+])
+def test_a_paused_session_ends_on_unplug_or_abort(command, reason):
+    async def script(run: Run):
+        await until(lambda: run.loops() >= 2)
+        assert run.car.pause_charging().success
+        await until(lambda: run.car.phase == Phase.PAUSED)
+        assert run.car.model.resume_session_id
+        result = command(run.car)
+        assert result.success and 'paused session ended' in result.message, result.message
+    run = Run(ISO20_DC)(script)
+    assert run.end.reason == EndReason.PAUSED, run.end.message
+    assert run.car.phase == Phase.FINISHED
+    assert run.car.tracker.snapshot.last_end_reason == reason
+    assert run.car.model.resume_session_id is None
 
 
 def test_b_and_c_while_charging_are_recorded_and_the_session_goes_on():

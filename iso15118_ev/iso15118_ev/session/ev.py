@@ -25,7 +25,7 @@ from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, proto
 from ..vehicle.model import EvModel
 from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, PRESENT_VALUE_BOUNDS,
                                   SOC_BOUND, EvPresentValues, InvalidRequest, StartRequest,
-                                  check_value, updated)
+                                  check_value, quote, updated)
 from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, CommandCode,
                           CpState, EndReason, Fault, Phase)
 from . import events as ev
@@ -165,13 +165,15 @@ class Ev:
 
     def cp_state_changed(self, state: int) -> CommandResult:
         try:
+            if isinstance(state, bool):
+                raise TypeError(state)
             state = CpState(state)
         except (ValueError, TypeError):
             return CommandResult.refused(
-                INVALID_ARGUMENT, f'unknown CP state {state!r}; known: '
+                INVALID_ARGUMENT, f'unknown CP state {quote(state)}; known: '
                 + ', '.join(f'{s.value}={s.name}' for s in CpState))
-        change = self.model.pilot.change(state, self.phase.name.lower())
-        what = f'CP state {change.previous.name if change.previous else "unknown"} -> {state.name}'
+        previous = self.model.pilot.change(state, self.phase.name.lower()).previous
+        what = f'CP state {previous.name if previous is not None else "unknown"} -> {state.name}'
         end = session_end(state)
         if end is not None and (self.phase in ACTIVE_PHASES or self.phase == Phase.PAUSED):
             result = self._end_now(*end)
