@@ -3,6 +3,7 @@ simulator over the veth link: abort_charging, cp_state_changed (simulated and ex
 pilot) and update_present_values, with their refusals."""
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -161,3 +162,44 @@ def test_external_pilot_waits_for_c_then_times_out_without_it(charger, ev_node, 
     wait_finished(ros, SessionFinished.REASON_STOPPED_BY_EV, after=mark)
     assert ros.wait_topic('session_state', SESSION_TIMEOUT,
                           lambda m: m.last_charger_message == 'CableCheckRes', after=mark)
+
+
+def sent_present_voltages(log: str, request: str) -> list:
+    """EVPresentVoltage (V) of every `request` the charger decoded (its INFO log)."""
+    values = []
+    for line in log.splitlines():
+        if 'Decoded message' in line and f'"{request}"' in line:
+            document = line.split('Decoded message', 1)[1].split('): ', 1)[1]
+            body = json.loads(document)[request]
+            number = body['EVPresentVoltage']
+            values.append(number['Value'] * 10 ** number['Exponent'])
+    return values
+
+
+def loop_responses(ros) -> int:
+    return sum(1 for r in ros.messages('session_state')
+               if r.message.last_charger_message == 'DC_ChargeLoopRes')
+
+
+def test_present_voltage_reaches_the_charger_until_cleared(charger, ev_node, ros):
+    secc = charger('ISO_15118_20_DC', '--log-level', 'INFO')
+    ev_node(**{'dc.target_voltage': 400.0})
+    ros.wait_for_services()
+    given = ros.call_everest('update_present_values', values=present(present_voltage=387.5))
+    assert given.success, given.message
+    start(ros, 'DC')
+    wait_charging(ros, 2)
+    assert ros.call_everest('update_present_values', values=EvPresentValues(),
+                            clear=True).success
+    cleared_at = loop_responses(ros)
+    deadline = time.monotonic() + SESSION_TIMEOUT
+    while loop_responses(ros) < cleared_at + 3:   # charge loops after the clear
+        assert time.monotonic() < deadline, 'the charge loop did not go on'
+        time.sleep(0.05)
+    assert ros.call('stop_charging').success
+    wait_finished(ros, SessionFinished.REASON_STOPPED_BY_EV)
+    log = secc.log()
+    assert sent_present_voltages(log, 'DC_PreChargeReq')[0] == pytest.approx(387.5)
+    loops = sent_present_voltages(log, 'DC_ChargeLoopReq')
+    assert loops[0] == pytest.approx(387.5)
+    assert loops[-1] == pytest.approx(400.0)   # cleared: the model's voltage again
