@@ -112,14 +112,26 @@ UNITS = {**{k: b.unit for k, b in DC_EV_BOUNDS.items()},
 
 def check_consistent(parameters) -> None:
     """Raise InvalidRequest naming both fields and values when a cross-field rule is broken:
-    a target above its limit, the minimum voltage above the maximum, the discharge target above
-    the discharge limit."""
+    a target above its limit, the minimum voltage above the maximum, the target power above the
+    power limit, the discharge target above the discharge limit."""
     for low, high in ORDERS.get(type(parameters), ()):
         a, b = getattr(parameters, low), getattr(parameters, high)
         if a > b:
             raise InvalidRequest(
                 f'{low}={a:g} {UNITS[low]} exceeds {high}={b:g} {UNITS[high]}; '
                 f'{low} must be at most {high}')
+    if isinstance(parameters, DcEvParameters):
+        check_target_power(parameters)
+
+
+def check_target_power(dc: DcEvParameters) -> None:
+    """The power the EV asks for (target voltage x target current) within its power limit."""
+    power = dc.target_voltage * dc.target_current
+    if power > dc.max_power_limit:
+        raise InvalidRequest(
+            f'target power {power:g} W (target_voltage={dc.target_voltage:g} V x '
+            f'target_current={dc.target_current:g} A) exceeds max_power_limit='
+            f'{dc.max_power_limit:g} W')
 
 
 def updated(current, changes: Mapping[str, float], bounds: Mapping[str, Bound]):
