@@ -6,6 +6,7 @@ Names: TEST_SLAC_IFACE (default evslc0), TEST_SLAC_NETNS (default slc_ns). Needs
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -142,3 +143,45 @@ def test_modem_that_does_not_join_fails_after_tt_match_join(modems, pyslac):
     assert result.failure is SlacFailure.MODEM_NOT_JOINED, result.message
     assert elapsed >= 1.2 + 2.0
     _wait_for(charger, 'PEV-EVSE MATCHED Successfully', 10)
+
+
+UDP_PORT = 45118
+RECEIVER = '''
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", %d, 0, socket.if_nametoindex("secc0")))
+print("listening", flush=True)
+while True:
+    print("got", s.recv(100).decode(), flush=True)
+''' % UDP_PORT
+
+
+def _link_local(interface):
+    out = subprocess.run(_in_netns('ip', '-6', '-o', 'addr', 'show', 'dev', interface, 'scope',
+                                   'link'), check=True, capture_output=True, text=True).stdout
+    return re.search(r'inet6 (fe80::[0-9a-f:]+)/', out)[1]
+
+
+def _send_udp(text, address):
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.sendto(text.encode(), (address, UDP_PORT, 0, socket.if_nametoindex(IFACE)))
+
+
+def test_ip_passes_only_after_matching(modems, pyslac, processes):
+    """The powerline carries IPv6 (SDP, TCP later) only between modems of one network."""
+    modems(('plc0', 21))
+    pyslac('secc0')
+    receiver = processes('udp_receiver', _in_netns(sys.executable, '-c', RECEIVER))
+    _wait_for(receiver, 'listening', 10)
+    address = _link_local('secc0')
+    for _ in range(5):
+        _send_udp('before', address)
+        time.sleep(0.2)
+    result, _ = _slac()
+    assert result.matched, result.message
+    deadline = time.monotonic() + 10
+    while 'got after' not in receiver.log() and time.monotonic() < deadline:
+        _send_udp('after', address)
+        time.sleep(0.3)
+    assert 'got after' in receiver.log()
+    assert 'got before' not in receiver.log()
