@@ -295,6 +295,37 @@ def test_two_evs_in_one_process_match_their_own_chargers():
     assert first.run_id != second.run_id
 
 
+class BrokenLink:
+    mac = EV_MAC
+
+    async def send(self, frame):
+        raise OSError(100, 'Network is down')
+
+    async def receive(self):
+        await asyncio.sleep(3600)
+
+    def close(self):
+        pass
+
+
+def test_an_interface_error_ends_the_run_with_link_error():
+    result = run(SlacSession(BrokenLink()).run())
+    assert result.failure is SlacFailure.LINK_ERROR and 'Network is down' in result.message
+
+
+def test_cancelling_a_run_leaves_the_session_unmatched():
+    async def main():
+        session = SlacSession(MemoryBus().attach(EV_MAC))
+        task = asyncio.create_task(session.run())
+        await asyncio.sleep(0.1)
+        assert session.state is SlacState.MATCHING
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return session
+    assert run(main()).state is SlacState.UNMATCHED
+
+
 @pytest.mark.parametrize('field,value', [
     ('tt_match_response_s', 0), ('tt_ev_atten_results_s', -1), ('c_ev_match_retry', -1),
     ('c_ev_match_mnbc', 0), ('tp_ev_batch_msg_interval_s', 1.0), ('modem_mac', b'\x00')])

@@ -129,6 +129,9 @@ class SlacSession:
             self._set_state(SlacState.FAILED)
             return SlacResult(False, str(failed), failed.reason, run.run_id,
                               chargers=self._ranked(run))
+        except asyncio.CancelledError:
+            self._set_state(SlacState.UNMATCHED)  # e.g. unplugged during the matching
+            raise
         except OSError as error:
             self._set_state(SlacState.FAILED)
             return SlacResult(False, f'PLC interface error: {error}', SlacFailure.LINK_ERROR,
