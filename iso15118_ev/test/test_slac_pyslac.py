@@ -141,7 +141,7 @@ def test_modem_that_does_not_join_fails_after_tt_match_join(modems, pyslac):
     [(charger, nid, nmk)] = pyslac('secc0')
     result, elapsed = _slac(SlacSettings(tt_match_join_s=2.0))
     assert result.failure is SlacFailure.MODEM_NOT_JOINED, result.message
-    assert elapsed >= 1.2 + 2.0
+    assert elapsed >= 2.0  # TT_match_join
     _wait_for(charger, 'PEV-EVSE MATCHED Successfully', 10)
 
 
@@ -174,9 +174,12 @@ def test_ip_passes_only_after_matching(modems, pyslac, processes):
     receiver = processes('udp_receiver', _in_netns(sys.executable, '-c', RECEIVER))
     _wait_for(receiver, 'listening', 10)
     address = _link_local('secc0')
-    for _ in range(5):
+    for _ in range(10):
         _send_udp('before', address)
         time.sleep(0.2)
+    # (the EV's kernel may still hold them, waiting for neighbour discovery: they may arrive
+    # once the link exists, which is right)
+    assert 'got' not in receiver.log()
     result, _ = _slac()
     assert result.matched, result.message
     deadline = time.monotonic() + 10
@@ -184,4 +187,3 @@ def test_ip_passes_only_after_matching(modems, pyslac, processes):
         _send_udp('after', address)
         time.sleep(0.3)
     assert 'got after' in receiver.log()
-    assert 'got before' not in receiver.log()

@@ -32,6 +32,9 @@ class SlacSettings:
     tt_match_sequence_s: float = 0.4       # TT_match_sequence: longest pause between own messages
     tt_ev_atten_results_s: float = 1.2     # TT_EV_atten_results, from the first START_ATTEN_CHAR
     tt_match_join_s: float = 12.0          # TT_match_join: after CM_SLAC_MATCH.CNF until the link
+    # TP_EV_SLAC_init: from CP state B (plug-in or wake-up) to the start of the matching, at most
+    # 10 s; for whoever calls run() (the control pilot side), not used by the session itself.
+    tp_ev_slac_init_s: float = 10.0
     tp_ev_batch_msg_interval_s: float = 0.02  # TP_EV_batch_msg_interval: 20 ms .. 50 ms
     c_ev_match_retry: int = 2              # C_EV_match_retry: repetitions of a request
     c_ev_start_atten_char_inds: int = 3    # C_EV_start_atten_char_inds
@@ -44,7 +47,8 @@ class SlacSettings:
 
     def __post_init__(self):
         for name in ('tt_match_response_s', 'tt_match_sequence_s', 'tt_ev_atten_results_s',
-                     'tt_match_join_s', 'modem_response_s', 'link_poll_interval_s'):
+                     'tt_match_join_s', 'modem_response_s', 'link_poll_interval_s',
+                     'tp_ev_slac_init_s'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0 s, got {getattr(self, name)}')
         if not 0 <= self.tp_ev_batch_msg_interval_s <= self.tt_match_sequence_s:
@@ -193,7 +197,10 @@ class SlacSession:
             if index:
                 await asyncio.sleep(s.tp_ev_batch_msg_interval_s)
             await self._send(mme.BROADCAST_MAC, message)
-        while (frame := await self._next(deadline)) is not None:
+        # Done when every charger that confirmed CM_SLAC_PARM has reported: CM_SLAC_MATCH should
+        # follow the last CM_ATTEN_CHAR.RSP within TP_EV_match_session (500 ms).
+        while not set(run.chargers) <= set(run.results) and (
+                frame := await self._next(deadline)) is not None:
             msg = frame.message
             if (isinstance(msg, mme.AttenCharInd) and msg.run_id == run.run_id
                     and msg.source_address == mac):
