@@ -75,7 +75,8 @@ class ScriptedModem:
     async def serve(self):
         while True:
             frame = _parse(await self.link.receive())
-            if frame is None or frame.dst not in (MODEM_MAC, mme.QUALCOMM_LOCAL_MAC) or not self.answer:
+            for_me = frame is not None and frame.dst in (MODEM_MAC, mme.QUALCOMM_LOCAL_MAC)
+            if not for_me or not self.answer:
                 continue
             if isinstance(frame.message, mme.SetKeyReq):
                 self.key = (frame.message.nid, frame.message.nmk)
@@ -300,8 +301,9 @@ def test_two_evs_in_one_process_match_their_own_chargers():
         return result, charger
 
     async def main():
-        return await asyncio.gather(one(bytes.fromhex('02000000ee01'), bytes.fromhex('02000000c001'), 10),
-                                    one(bytes.fromhex('02000000ee02'), bytes.fromhex('02000000c002'), 40))
+        mac = bytes.fromhex
+        return await asyncio.gather(one(mac('02000000ee01'), mac('02000000c001'), 10),
+                                    one(mac('02000000ee02'), mac('02000000c002'), 40))
     (first, charger_1), (second, charger_2) = run(main())
     assert first.matched and second.matched
     assert (first.charger_mac, first.nmk) == (charger_1.mac, charger_1.nmk)

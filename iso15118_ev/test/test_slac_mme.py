@@ -187,8 +187,8 @@ def test_pyslac_parses_our_frames_to_the_same_fields(pyslac):
 
 def test_we_parse_pyslac_frames(pyslac):
     built = pyslac({})['built']
-    headers = {'SlacParmCnf': mme.MmType.CM_SLAC_PARM_CNF, 'AtennChar': mme.MmType.CM_ATTEN_CHAR_IND,
-               'MatchCnf': mme.MmType.CM_SLAC_MATCH_CNF, 'SetKeyReq': mme.MmType.CM_SET_KEY_REQ}
+    headers = {'SlacParmCnf': mme.MmType.CM_SLAC_PARM_CNF,
+               'AtennChar': mme.MmType.CM_ATTEN_CHAR_IND, 'MatchCnf': mme.MmType.CM_SLAC_MATCH_CNF, 'SetKeyReq': mme.MmType.CM_SET_KEY_REQ}
     for name, mmtype in headers.items():
         raw = (EV + EVSE + b'\x88\xe1\x01' + int(mmtype).to_bytes(2, 'little') + b'\x00\x00'
                + bytes.fromhex(built[name]))

@@ -150,7 +150,7 @@ def open_port(modem: Modem) -> None:
 
 def _charger(spec: str, index: int) -> Modem:
     port, _, attenuation = spec.partition('=')
-    value = int(attenuation or '20')
+    value = int(attenuation) if attenuation.isdigit() else -1
     if not port or not 0 <= value <= 255:
         raise argparse.ArgumentTypeError(f'--charger-port {spec!r}: PORT=ATTENUATION_DB (0..255)')
     return Modem(f'charger{index}', port, bytes([0x02, 0xb0, 0x52, 0xc0, 0, index]), value)
