@@ -35,6 +35,8 @@ import socket
 import sys
 from dataclasses import dataclass, field
 
+# The library is not in package.xml: iso15118_ev already test-depends on this package and colcon
+# refuses the cycle. Both are built in the same workspace.
 from iso15118_ev.slac import mme
 
 ETH_P_ALL = 0x0003
