@@ -133,6 +133,19 @@ def test_a_goal_charges_to_its_target_soc(charger, ev_node, client):
     assert elapsed == sorted(elapsed) and 0.0 <= elapsed[0] < elapsed[-1]
 
 
+def test_a_goal_ends_once_its_energy_is_delivered(charger, ev_node, client):
+    charger('ISO_15118_2')
+    ev_node(initial_soc=50.0, **{'dc.energy_capacity': 100.0, 'dc.target_current': 20.0})
+    client.wait_for_services()
+    client.wait_for_action()
+    goal = client.send(energy_transfer_mode='DC_extended', has_e_amount=True, e_amount=0.003)
+    status, result = goal.result()
+    assert status == GoalStatus.STATUS_SUCCEEDED, result.message
+    assert result.reason == SessionFinished.REASON_FINISHED
+    # 3 Wh, and not much more: the EV stopped there, not at 100 % (50 Wh more)
+    assert 3.0 <= result.energy_transferred < 10.0
+
+
 def test_cancel_stops_the_session_in_order(charger, ev_node, client):
     charger('ISO_15118_2')
     ev_node(**{'dc.target_current': 20.0})
