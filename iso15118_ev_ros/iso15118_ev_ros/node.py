@@ -28,6 +28,7 @@ from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, SOC_
                                             InvalidRequest, check_value, updated)
 from iso15118_ev.vocabulary import CommandCode
 from iso15118_ev.transport.link import PlcInterfaceError
+from .charge_action import ChargeAction
 from .node_parameters import LIVE, ParameterError, declare, to_settings
 from .robot_topics import RobotTopics
 
@@ -56,6 +57,8 @@ class Iso15118EvNode(Node):
         self._guard = self.create_guard_condition(self._publish_events)
         self.core = EvccCore(settings, self._on_core_event)
         self.robot_topics = RobotTopics(self, self.core.iface)
+        self.charge_action = ChargeAction(
+            self, self.core, lambda c: self._set_live('dc.', self.core.set_dc_params, c))
         self._create_services()
         self.core.start()
         self.get_logger().info(
@@ -204,6 +207,7 @@ class Iso15118EvNode(Node):
             publisher.publish(convert(event, self.get_clock().now().to_msg()))
             if isinstance(event, ev.SessionSnapshot):
                 self.robot_topics.on_snapshot(event)
+            self.charge_action.on_event(event)
             if isinstance(event, ev.SessionFinished):
                 self.get_logger().info(
                     f'v2g_session_finished: {event.reason.name.lower()}: {event.message}')
