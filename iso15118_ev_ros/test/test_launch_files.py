@@ -93,7 +93,7 @@ def test_launch_parameter_overrides_are_declared():
 # names are packages of the Jazzy distribution; the rest are packages of this workspace.
 WORKSPACE = {'iso15118_ev', 'iso15118_ev_msgs', 'iso15118_ev_ros', 'iso15118_ev_testing'}
 ROS_JAZZY = {'rclpy', 'builtin_interfaces', 'sensor_msgs', 'diagnostic_msgs', 'std_msgs',
-             'rcl_interfaces', 'launch',
+             'rcl_interfaces', 'lifecycle_msgs', 'launch',
              'launch_ros', 'ament_index_python', 'ament_cmake', 'rosidl_default_generators',
              'rosidl_default_runtime'}
 BASE_YAML = {'iproute2', 'openssl', 'java'}
