@@ -24,6 +24,7 @@ from typing import Optional
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
@@ -54,6 +55,27 @@ class Iso15118EvLifecycleNode(LifecycleNode):
         self.finalized = False
         self._declaring = False
         self.add_on_set_parameters_callback(self._refuse_unless_active)
+        self._guard_change_state()
+
+    def _guard_change_state(self) -> None:
+        """Jazzy's rclpy raises out of the ChangeState service on a transition the current
+        state has not (e.g. activate when unconfigured), killing the node: answer
+        success=false instead, as Kilted's does."""
+        service = getattr(self, '_service_change_state', None)
+        if service is None:
+            return
+        change = service.callback
+
+        def guarded(request, response):
+            try:
+                return change(request, response)
+            except rclpy_implementation.RCLError as exc:
+                asked = request.transition.label or request.transition.id
+                self.get_logger().warning(
+                    f'transition {asked} refused: {str(exc).splitlines()[0]}')
+                response.success = False
+                return response
+        service.callback = guarded
 
     def declare_parameter(self, name, value=None, descriptor=None, ignore_override=False):
         """Declared once: configure and activate run again after cleanup / deactivate."""
@@ -65,8 +87,9 @@ class Iso15118EvLifecycleNode(LifecycleNode):
         """Live parameters change the running EV (EvWiring checks and applies them)."""
         live = [p.name for p in parameters if p.name in LIVE]
         if live and self.wiring is None and not self._declaring:
-            return SetParametersResult(successful=False, reason=f'{live[0]}: the EV is not '
-                                       'active; dc.*, bpt.* and initial_soc change only while active')
+            return SetParametersResult(
+                successful=False, reason=f'{live[0]}: the EV is not active; dc.*, bpt.* and '
+                'initial_soc change only while active')
         return SetParametersResult(successful=True)
 
     def start(self) -> bool:

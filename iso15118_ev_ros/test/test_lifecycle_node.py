@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
@@ -19,13 +19,20 @@ from test_end_to_end import start, wait_charging
 NODE = '/iso15118_ev'
 EV_SERVICES = {'/start_charging', '/stop_charging', '/set_dc_params', '/update_soc'}
 TRANSITION_TIMEOUT = 20.0   # deactivate may end a session in order (bounded 5 s) first
+# These tests are about transitions, not timing: the Java charger may answer the ISO 15118-2
+# requests before the charge loop slower than the standard's 2 s on a loaded 2-core machine.
+RELAXED_ISO2 = {f'timeouts.{name}': 6.0 for name in (
+    'handshake.supported_app_protocol_req', 'iso2.session_setup_req',
+    'iso2.service_discovery_req', 'iso2.payment_service_selection_req',
+    'iso2.authorization_req', 'iso2.charge_parameter_discovery_req', 'iso2.cable_check_req',
+    'iso2.pre_charge_req', 'iso2.power_delivery_req')}
 
 
 @pytest.fixture
 def lifecycle_node(plc_link, processes):
     """Start ev_lifecycle_node with parameters (name -> value)."""
     def start_node(**parameters):
-        parameters = {**RELAXED_CHARGE_LOOP, **parameters}
+        parameters = {**RELAXED_CHARGE_LOOP, **RELAXED_ISO2, **parameters}
         parameters.setdefault('plc_interface', plc_link)
         argv = [node_executable('ev_lifecycle_node'), '--ros-args']
         for name, value in parameters.items():
