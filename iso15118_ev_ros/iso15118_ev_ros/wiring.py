@@ -75,13 +75,7 @@ class EvWiring:
             raise
 
     def close(self) -> None:
-        for remove, callback in (
-                (self.node.remove_pre_set_parameters_callback, self._integers_as_doubles),
-                (self.node.remove_on_set_parameters_callback, self._on_set_parameters)):
-            try:
-                remove(callback)
-            except ValueError:   # not added yet (wiring failed before)
-                pass
+        """Destroy every entity and parameter callback created here, composed modules' too."""
         self._scope.destroy()
 
     def _create_publishers(self):

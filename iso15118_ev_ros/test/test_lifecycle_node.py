@@ -18,6 +18,7 @@ from test_end_to_end import start, wait_charging
 
 NODE = '/iso15118_ev'
 EV_SERVICES = {'/start_charging', '/stop_charging', '/set_dc_params', '/update_soc'}
+EV_TOPICS = {'/session_state', '/v2g_session_finished', '/battery_state', '/safe_to_unplug'}
 TRANSITION_TIMEOUT = 20.0   # deactivate may end a session in order (bounded 5 s) first
 # These tests are about transitions, not timing: the Java charger may answer the ISO 15118-2
 # requests before the charge loop slower than the standard's 2 s on a loaded 2-core machine.
@@ -71,22 +72,25 @@ class Lifecycle:
         return self._call(self._change, request, TRANSITION_TIMEOUT).success
 
 
-def ev_services(ros) -> set:
-    """The EV services the node offers, as the graph shows them (once it knows the node)."""
+def ev_entities(ros) -> set:
+    """The EV services and topics the node offers, as the graph shows them (once it knows
+    the node)."""
     deadline = time.monotonic() + 10
     while True:
         try:
             services = ros.node.get_service_names_and_types_by_node('iso15118_ev', '/')
-            return {name for name, _ in services} & EV_SERVICES
+            topics = ros.node.get_publisher_names_and_types_by_node('iso15118_ev', '/')
+            return {name for name, _ in services + topics} & (EV_SERVICES | EV_TOPICS)
         except rclpy_implementation.NodeNameNonExistentError:
             assert time.monotonic() < deadline, 'the graph does not show the node'
             time.sleep(0.2)
 
 
-def wait_ev_services(ros, present: bool, timeout: float = 15.0) -> None:
+def wait_ev_entities(ros, present: bool, timeout: float = 15.0) -> None:
+    expected = EV_SERVICES | EV_TOPICS if present else set()
     deadline = time.monotonic() + timeout
-    while (ev_services(ros) == EV_SERVICES) != present or (not present and ev_services(ros)):
-        assert time.monotonic() < deadline, f'EV services: {ev_services(ros)}'
+    while (seen := ev_entities(ros)) != expected:
+        assert time.monotonic() < deadline, f'EV services and topics: {seen}'
         time.sleep(0.2)
 
 
@@ -111,13 +115,13 @@ def test_transitions_drive_the_ev(charger, lifecycle_node, ros):
     assert life.change(Transition.TRANSITION_CONFIGURE)
     assert life.state() == 'inactive'
     time.sleep(2.0)   # were it wiring anything, discovery would show it by now
-    assert ev_services(ros) == set() and not ros.messages('session_state')
+    assert ev_entities(ros) == set() and not ros.messages('session_state')
     refused = set_parameter(ros, 'dc.target_voltage', 400.0)
     assert not refused.successful and 'not active' in refused.reason
 
     assert life.change(Transition.TRANSITION_ACTIVATE)
     assert life.state() == 'active'
-    wait_ev_services(ros, present=True)
+    wait_ev_entities(ros, present=True)
     ros.wait_phase('idle', 30)
     start(ros, 'DC_extended')
     wait_charging(ros)
@@ -128,12 +132,15 @@ def test_transitions_drive_the_ev(charger, lifecycle_node, ros):
     assert finished.reason == SessionFinished.REASON_SHUTDOWN, finished.message
     assert 'stopped by the EV' in finished.message   # the orderly stop went through
     ros.wait_phase('finished', 5)
-    wait_ev_services(ros, present=False)
+    wait_ev_entities(ros, present=False)
 
     after = len(ros.messages())
     assert life.change(Transition.TRANSITION_ACTIVATE)    # a fresh EV, same parameters
     ros.wait_phase('idle', 30, after=after)
-    wait_ev_services(ros, present=True)
+    wait_ev_entities(ros, present=True)
+    applied = set_parameter(ros, 'dc.target_voltage', 410.0)   # the new wiring's callbacks
+    assert applied.successful, applied.reason
+    ros.wait_topic('session_state', 5, lambda m: m.ev_target_voltage == 410.0, after)
     assert life.change(Transition.TRANSITION_DEACTIVATE)
     assert life.change(Transition.TRANSITION_CLEANUP)
     assert life.state() == 'unconfigured'
@@ -178,5 +185,5 @@ def test_bad_parameter_fails_configure_with_one_line(lifecycle_node, ros, parame
     log = node.log()
     assert 'Traceback' not in log
     assert len([line for line in log.splitlines() if 'configure failed' in line]) == 1
-    assert ev_services(ros) == set()
+    assert ev_entities(ros) == set()
     assert node.proc.poll() is None   # the node waits, unconfigured, for another try
