@@ -24,6 +24,7 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
+            'ev_lifecycle_node = iso15118_ev_ros.lifecycle_node:main',
             'ev_node = iso15118_ev_ros.node:main',
         ],
     },

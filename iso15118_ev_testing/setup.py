@@ -25,6 +25,7 @@ setup(
             'session_monitor = iso15118_ev_testing.session_monitor:main',
             'make_test_pki = iso15118_ev_testing.pki:main',
             'run_scenario = iso15118_ev_testing.scenario_runner:main',
+            'modem_sim = iso15118_ev_testing.modem_sim:main',
         ],
     },
 )

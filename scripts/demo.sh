@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo: one ISO 15118-2 DC charging session between the EV node and the charger simulator
-# over a simulated PLC link, driven and watched by session_monitor (timeline, summary, plot,
-# and an MCAP recording of the node's topics).
+# over a simulated PLC link, driven by a scenario (iso15118_ev_testing/scenarios/
+# demo_dc_session.yaml) and watched by session_monitor (timeline, summary, plot, and an MCAP
+# recording of the node's topics).
 # Sets everything up first (scripts/setup.sh). Needs root for the link (a veth pair + netns).
-# Usage: scripts/demo.sh [session_monitor options except --plot, e.g. --charge-seconds 12]
+# Usage: scripts/demo.sh [session_monitor options except --plot, e.g. --scenario FILE to run
+# another scenario]
 # Environment: EV_IFACE (default ev0), SECC_NETNS (default iso15118_secc) to run beside
 # another link. The ROS domain is picked among those no local process uses.
 set -euo pipefail
@@ -84,7 +86,9 @@ PIDS+=($!)
 wait_for_charger
 
 status=0
-"$TOOLS/session_monitor" --plot "$OUT/session.png" --mcap "$OUT/session.mcap" "$@" || status=$?
+SCENARIO="$INSTALL_BASE/iso15118_ev_testing/share/iso15118_ev_testing/scenarios/demo_dc_session.yaml"
+"$TOOLS/session_monitor" --scenario "$SCENARIO" --plot "$OUT/session.png" \
+  --mcap "$OUT/session.mcap" "$@" || status=$?
 log "plot: $OUT/session.png; recording (Foxglove, PlotJuggler): $OUT/session.mcap"
 log "logs: $OUT/ev_node.log, $OUT/charger.log"
 exit "$status"

@@ -24,6 +24,11 @@ from iso15118_ev.vocabulary import CommandCode
     ({'max_current_limit': 4.0}, ('target_current=5 A', 'max_current_limit=4 A')),
     ({'min_voltage_limit': 901.0, 'target_voltage': 100.0},
      ('min_voltage_limit=901 V', 'max_voltage_limit=900 V')),
+    ({'target_voltage': 800.0, 'target_current': 200.0},
+     ('target power 160000 W', 'target_voltage=800 V', 'target_current=200 A',
+      'max_power_limit=150000 W')),
+    ({'target_current': 100.0, 'max_power_limit': 19999.0},
+     ('target power 20000 W', 'max_power_limit=19999 W')),
 ])
 def test_dc_cross_field_rules_name_both_fields_and_values(changes, fields):
     with pytest.raises(InvalidRequest) as raised:
@@ -37,6 +42,10 @@ def test_changes_given_together_are_checked_as_a_whole():
     new = updated(DcEvParameters(), {'max_voltage_limit': 1000.0, 'target_voltage': 950.0},
                   DC_EV_BOUNDS)
     assert (new.max_voltage_limit, new.target_voltage) == (1000.0, 950.0)
+    # a target power exactly at the limit is allowed, and raising the limit with the target works
+    at_limit = updated(DcEvParameters(), {'target_current': 100.0, 'max_power_limit': 20000.0},
+                       DC_EV_BOUNDS)
+    assert at_limit.max_power_limit == 20000.0
     # equal is allowed
     assert updated(DcEvParameters(), {'target_current': 300.0}, DC_EV_BOUNDS).target_current \
         == 300.0

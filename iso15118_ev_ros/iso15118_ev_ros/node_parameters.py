@@ -47,10 +47,11 @@ DEFAULT_BPT = DcEvBptParameters()
 
 # name -> (default, descriptor)
 PARAMETERS: Dict[str, tuple] = {
-    'plc_interface': ('auto', _plain(
+    'plc_interface': ('', _plain(
         ParameterType.PARAMETER_STRING,
-        'Network interface to the charger; "auto": the first one with an IPv6 link-local '
-        'address other than lo')),
+        'Network interface to the charger (required; the node refuses to start without it). '
+        '"auto": the only interface with an IPv6 link-local address that is not lo and carries '
+        'no default route (refused when there are several)')),
     'protocols': (DEFAULT_PROTOCOLS, _plain(
         ParameterType.PARAMETER_STRING_ARRAY,
         'Protocols offered in SupportedAppProtocolReq, highest priority first (order kept): '
@@ -106,11 +107,11 @@ TYPE_NAMES = {ParameterType.PARAMETER_BOOL: 'a bool (true or false)',
               ParameterType.PARAMETER_STRING_ARRAY: 'a list of strings'}
 
 
-def declare(node) -> Dict[str, Any]:
+def declare(node, parameters: Dict[str, tuple] = PARAMETERS) -> Dict[str, Any]:
     """Declare every parameter on `node`; their values by name. A value given at start-up
     (-p, params file) of the wrong type or out of range raises ParameterError, one line."""
     return {name: _declare_one(node, name, default, descriptor)
-            for name, (default, descriptor) in PARAMETERS.items()}
+            for name, (default, descriptor) in parameters.items()}
 
 
 def _declare_one(node, name, default, descriptor):

@@ -4,7 +4,8 @@
                                                   [plc_interface:=eth1]
 
 `plc_interface` is passed to the node only when given here: otherwise the params file's value
-(the shipped file says `auto`) is used, so a user's params file is never silently overridden.
+is used, so a user's params file is never silently overridden. The shipped file leaves it
+empty: the node then refuses to start until one of the two names the link to the charger.
 """
 from pathlib import Path
 

@@ -89,13 +89,21 @@ def test_launch_parameter_overrides_are_declared():
 # --- dependencies: every package.xml entry is a rosdep key on Ubuntu 24.04 / Jazzy ---------
 # Checked by hand against ros/rosdistro: rosdep/base.yaml (iproute2 -> iproute2, openssl ->
 # openssl, java -> default-jdk on Ubuntu; there is no default-jre(-headless) key) and
-# rosdep/python.yaml (each python3-* key below maps to the same-named Ubuntu package); the ROS
-# names are packages of the Jazzy distribution; the rest are packages of this workspace.
+# rosdep/python.yaml (each python3-* key below maps to the same-named Ubuntu package). The ROS
+# keys are packages released in jazzy/distribution.yaml (rosdistro commit 0006cdad), listed here
+# by the release repository that carries them; the rest are packages of this workspace.
 WORKSPACE = {'iso15118_ev', 'iso15118_ev_msgs', 'iso15118_ev_ros', 'iso15118_ev_testing'}
-ROS_JAZZY = {'rclpy', 'builtin_interfaces', 'sensor_msgs', 'diagnostic_msgs', 'std_msgs',
-             'rcl_interfaces', 'launch',
-             'launch_ros', 'ament_index_python', 'ament_cmake', 'rosidl_default_generators',
-             'rosidl_default_runtime'}
+JAZZY_RELEASES = {
+    'rclpy': {'rclpy'},
+    'rcl_interfaces': {'action_msgs', 'builtin_interfaces', 'lifecycle_msgs', 'rcl_interfaces'},
+    'common_interfaces': {'diagnostic_msgs', 'sensor_msgs', 'std_msgs'},
+    'launch': {'launch'},
+    'launch_ros': {'launch_ros'},
+    'ament_index': {'ament_index_python'},
+    'ament_cmake': {'ament_cmake'},
+    'rosidl_defaults': {'rosidl_default_generators', 'rosidl_default_runtime'},
+}
+ROS_JAZZY = set().union(*JAZZY_RELEASES.values())
 BASE_YAML = {'iproute2', 'openssl', 'java'}
 PYTHON_YAML = {'python3-cryptography', 'python3-pytest', 'python3-hypothesis',
                'python3-matplotlib', 'python3-yaml'}

@@ -139,6 +139,7 @@ def test_parameters_are_declared_with_descriptors(ev_node, ros):
 
 
 @pytest.mark.parametrize('arguments, error', [
+    ([], 'plc_interface is not set: give the interface'),
     (['-p', 'plc_interface:=nosuch0'], 'plc_interface "nosuch0" does not exist'),
     (['-p', 'plc_interface:=lo'], 'cannot carry SDP multicast'),
     (['-p', 'protocols:=[ISO_15118_2,ISO_15118_2]'], 'at most once'),

@@ -85,3 +85,39 @@ def test_recording_reads_back_with_the_session(charger, ev_node):
     assert finished.reason_text == 'stopped_by_ev' and finished.protocol == 'ISO_15118_2'
     assert by_topic['/ac_evse_max_current']
     assert [m.ready for m in by_topic['/ev_power_ready']][-2:] == [True, False]
+
+
+def test_session_monitor_shows_a_session_a_scenario_drives(charger, ev_node, tmp_path):
+    """The demo's way: the monitor prints the timeline and plots while the scenario's steps
+    drive the node; the exit status follows the steps."""
+    charger('ISO_15118_2')
+    ev_node()
+    plot = tmp_path / 'session.png'
+    result = subprocess.run([executable('session_monitor', 'iso15118_ev_testing'),
+                             '--scenario', str(SCENARIOS / 'demo_dc_session.yaml'),
+                             '--plot', str(plot)],
+                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert 'verdict: passed (7 steps)' in out
+    assert 'set_dc_params' not in out          # the monitor's own driving is off
+    assert out.index('dc_power_on:') < out.index('ok      4 set_dc')
+    assert 'summary: protocol ISO_15118_2, mode DC_extended' in out
+    assert 'reason stopped_by_ev' in out
+    assert plot.stat().st_size > 10_000
+
+
+def test_session_monitor_fails_with_its_scenario(charger, ev_node, tmp_path):
+    charger('ISO_15118_2')
+    ev_node()
+    scenario = tmp_path / 'wrong.yaml'
+    scenario.write_text('steps:\n  - start: {mode: DC_extended}\n'
+                        '  - wait_phase: {phase: charging, timeout: 60}\n'
+                        '  - stop: {}\n'
+                        '  - expect_end: {reason: finished, timeout: 30}\n')
+    result = subprocess.run([executable('session_monitor', 'iso15118_ev_testing'),
+                             '--scenario', str(scenario), '--plot', str(tmp_path / 'p.png')],
+                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert result.returncode == 1
+    assert 'FAILED  4 expect_end (reason=finished)' in result.stdout
+    assert 'a scenario step failed' in result.stderr

@@ -24,19 +24,29 @@ from dataclasses import dataclass
 from typing import Any, Dict, List
 
 import yaml
+from iso15118_ev_msgs import msg, srv
 
-PHASES = ('idle', 'discovering', 'connected', 'negotiating', 'cable_check', 'pre_charge',
-          'charging', 'stopping', 'paused', 'finished')
-REASONS = ('finished', 'stopped_by_ev', 'stopped_by_charger', 'paused', 'no_charger_found',
-           'timeout', 'protocol_error', 'connection_lost', 'fault_injected', 'internal_error',
-           'security_error', 'shutdown', 'authorization_failed')
+
+def _constants(kind, prefix: str) -> Dict[str, int]:
+    """The interface's enum constants (e.g. SessionFinished.REASON_*) as lower-case names ->
+    values, in value order: the steps use the node's own vocabulary, never a copy of it."""
+    found = {name[len(prefix):].lower(): getattr(kind, name) for name in dir(kind)
+             if name.startswith(prefix) and name.isupper()}
+    return dict(sorted(found.items(), key=lambda item: item[1]))
+
+
+def _fields(kind) -> tuple:
+    """The optional fields of a has_<field> message (e.g. DcEvParameters)."""
+    names = kind.get_fields_and_field_types()
+    return tuple(name for name in names if f'has_{name}' in names)
+
+
+PHASES = tuple(_constants(msg.SessionState, 'PHASE_'))
+REASONS = tuple(_constants(msg.SessionFinished, 'REASON_'))
 EVENT_TOPICS = ('dc_power_on', 'stop_from_charger', 'pause_from_charger', 'contract_installed')
-FAULTS = {'none': 0, 'stop_answering': 1, 'send_invalid_message': 2, 'drop_link': 3,
-          'refuse_pre_charge': 4}
-DC_FIELDS = ('max_current_limit', 'max_power_limit', 'max_voltage_limit', 'energy_capacity',
-             'target_current', 'target_voltage')
-BPT_FIELDS = ('discharge_max_current_limit', 'discharge_max_power_limit',
-              'discharge_target_current', 'discharge_minimal_soc')
+FAULTS = _constants(srv.SetFault.Request, 'FAULT_')
+DC_FIELDS = _fields(msg.DcEvParameters)
+BPT_FIELDS = _fields(msg.DcEvBptParameters)
 DEFAULT_TIMEOUT_S = 30.0
 TYPE_NAMES = {int: 'an integer >= 0', float: 'a number >= 0', str: 'a string', bool: 'a boolean'}
 

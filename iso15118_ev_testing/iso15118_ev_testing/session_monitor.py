@@ -1,10 +1,11 @@
 """Run one charging session through the EV node and show what happens.
 
 Calls start_charging, charges for a while (raising the DC target current once midway), calls
-stop_charging and waits for v2g_session_finished. Prints a timeline (seconds since
+stop_charging and waits for v2g_session_finished; or, with --scenario, lets a scenario's steps
+(run_scenario's) drive the node instead. Prints a timeline (seconds since
 start_charging; topic events at the time the node stamped them), a summary, and saves a plot of
 the EV's targets and the charger's present values. Exit code 0 only for a session that ended
-stopped_by_ev or finished.
+stopped_by_ev or finished (with --scenario: only when every step passed).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import argparse
 import math
 import os
 import sys
+import threading
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -44,17 +46,25 @@ Sample = Tuple[float, float, float, float, float]  # t, EV target V, A, charger 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--mode', default='DC_extended',
-                        help='energy_transfer_mode for start_charging (default DC_extended)')
-    parser.add_argument('--charge-seconds', type=float, default=8.0,
+    parser.add_argument('--mode', help='energy_transfer_mode for start_charging '
+                        '(default DC_extended)')
+    parser.add_argument('--charge-seconds', type=float,
                         help='s to charge after dc_power_on (AC: phase charging) (default 8)')
+    parser.add_argument('--scenario', help='drive the session with this scenario file '
+                        '(run_scenario steps) instead of --mode / --charge-seconds')
     parser.add_argument('--timeout', type=float, default=90.0,
                         help='s from start_charging to v2g_session_finished (default 90)')
     parser.add_argument('--plot', default='out/session.png', help='PNG to write')
     parser.add_argument('--namespace', default='', help="the EV node's namespace")
     parser.add_argument('--mcap', help="record the node's topics to this MCAP file "
                         '(Foxglove, PlotJuggler)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.scenario and (args.mode or args.charge_seconds is not None):
+        parser.error('--mode and --charge-seconds apply without --scenario; the scenario '
+                     'says what to do')
+    args.mode = args.mode or 'DC_extended'
+    args.charge_seconds = 8.0 if args.charge_seconds is None else args.charge_seconds
+    return args
 
 
 def seconds(stamp) -> float:
@@ -160,7 +170,7 @@ class SessionMonitor(Node):
         timer = self.create_timer(delay, fire)
 
     def _begin_charging(self) -> None:
-        if self.charging_started or self.t0 is None:
+        if self.charging_started or self.t0 is None or self.args.scenario:
             return
         self.charging_started = True
         if self.is_dc:
@@ -245,10 +255,33 @@ def run_session(node: SessionMonitor, executor) -> None:
     spin_until(executor, lambda: False, TRAILING_EVENTS_WAIT)  # events published with the end
 
 
+def run_scenario_session(node: SessionMonitor, scenario, executor) -> None:
+    """The scenario's steps run on their own thread (they wait by polling) while this thread
+    spins the monitor and the scenario's client."""
+    from .scenario_runner import EvClient, run
+    client = EvClient(node.args.namespace)
+    executor.add_node(client)
+    verdict = []
+    steps = threading.Thread(target=lambda: verdict.append(run(scenario, client)))
+    spin_until(executor, lambda: node.state is not None, INITIAL_STATE_WAIT)
+    node.t0 = node._now()
+    steps.start()
+    spin_until(executor, lambda: not steps.is_alive(), node.args.timeout)
+    if steps.is_alive():
+        node.failure = f'the scenario did not end within {node.args.timeout:g} s'
+    elif not verdict[0]:
+        node.failure = 'a scenario step failed (see the FAILED line above)'
+    spin_until(executor, lambda: node.state is not None
+               and node.state.phase_text in ('idle', 'paused', 'finished'), WRAP_UP_WAIT)
+    spin_until(executor, lambda: False, TRAILING_EVENTS_WAIT)
+
+
 def outcome(node: SessionMonitor) -> Optional[str]:
     """What went wrong, or None."""
     if node.failure is not None:
         return node.failure
+    if node.args.scenario:
+        return None     # the scenario's own steps judged the end
     if node.finished.reason_text not in GOOD_REASONS:
         return f'session ended {node.finished.reason_text}: {node.finished.message}'
     return None
@@ -310,6 +343,16 @@ def report(node: SessionMonitor) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv if argv is None else argv
     args = parse_args(remove_ros_args(argv)[1:])
+    scenario = None
+    if args.scenario:
+        from . import scenario as sc
+        try:
+            scenario = sc.load(args.scenario)
+        except sc.ScenarioError as exc:
+            print(f'session_monitor: {exc}', file=sys.stderr)
+            return 2
+        args.mode = next((step.args['mode'] for step in scenario.steps if step.kind == 'start'),
+                         args.mode)
     rclpy.init(args=argv)
     node = recorder = None
     try:
@@ -320,7 +363,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             recorder = McapRecorder(node, args.mcap, TOPICS)
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        run_session(node, executor)
+        if scenario is not None:
+            run_scenario_session(node, scenario, executor)
+        else:
+            run_session(node, executor)
         return report(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130

@@ -76,6 +76,10 @@ class Ev:
                 check_iso20_service(mode, self.settings.iso20_services)
         except InvalidRequest as exc:
             return CommandResult.refused(exc.code, str(exc))
+        target, soc = request.target_soc_percent, self.model.soc_percent
+        if target is not None and target <= soc:
+            return CommandResult.refused(INVALID_ARGUMENT, f'target_soc={target:g} % is not '
+                                         f'above the present SoC {soc:g} %')
         if self.phase in ACTIVE_PHASES:
             return CommandResult.refused(WRONG_STATE, f'a session is already running (phase '
                                          f'{self.phase.name.lower()}); stop_charging first')
@@ -327,7 +331,8 @@ class Ev:
         self.model.resume_session_id = self.tracker.snapshot.session_id if paused else None
         self.model.fault = Fault.NONE
         self._sink(ev.SessionFinished(outcome.reason, outcome.message,
-                                      self.tracker.snapshot.protocol, duration))
+                                      self.tracker.snapshot.protocol, duration,
+                                      self.model.energy_wh))
         self.tracker.set_fault('')
         self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED, outcome.reason,
                          outcome.message)

@@ -19,6 +19,7 @@ class SessionFinished:
     message: str
     protocol: str = ''
     duration_s: float = 0.0
+    energy_wh: float = 0.0              # into the battery during the session (Wh)
     stamp: float = field(default_factory=_now)
 
 
@@ -100,6 +101,8 @@ class SessionSnapshot:
     round_trip_s: float = math.nan
     message_timeout_s: float = math.nan  # how long the EV waits for the last response
     target_soc: float = math.nan        # percent: where this session's charging ends
+    energy_wh: float = 0.0              # into the battery this session (Wh, from the charger's
+                                        # present voltage and current)
     power_delivered: bool = False       # pre-charge or charging was reached in this session
     power_off_acknowledged: bool = False  # the charger answered the EV's PowerDelivery stop
     welding_detection_done: bool = False  # the charger's voltage was safe after power off

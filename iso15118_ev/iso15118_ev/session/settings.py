@@ -16,7 +16,7 @@ CONTROL_MODES = ('auto', 'scheduled', 'dynamic')   # ISO 15118-20 control mode t
 
 @dataclass(frozen=True)
 class EvSettings:
-    plc_interface: str = 'auto'
+    plc_interface: str = ''             # required: the interface to the charger, or 'auto'
     protocols: Tuple[str, ...] = ALL_PROTOCOLS      # priority order, highest first
     iso20_services: Tuple[str, ...] = ISO20_SERVICES
     iso20_control_mode: str = 'auto'                # auto: Scheduled if offered, else Dynamic

@@ -161,6 +161,7 @@ class SessionTracker(Observer):
         snapshot = dataclasses.replace(self.snapshot, stamp=time.time(), **changes)
         self.snapshot = dataclasses.replace(snapshot, soc=self.model.soc_percent,
                                             target_soc=self._target_soc,
+                                            energy_wh=self.model.energy_wh,
                                             **self._ev_request(snapshot.phase))
         self.sink(self.snapshot)
 

@@ -64,12 +64,14 @@ class EvModel:
     abort: Optional[Tuple[EndReason, str]] = None   # the session ends now, without SessionStop
     resume_session_id: Optional[str] = None  # set while a session is paused
     pre_charged: bool = False           # pre-charge accepted: full current may be asked for
+    energy_wh: float = 0.0              # into the battery this session (Wh, negative: given)
 
     def begin_session(self, request: StartRequest, mode: EnergyMode) -> None:
         self.request, self.mode = request, mode
         self.stop_requested = self.pause_requested = False
         self.charger_stop_seen = self.charger_pause_seen = False
         self.pre_charged = False
+        self.energy_wh = 0.0
         self.abort = None
 
     # --- how the session should end ----------------------------------------------------------
@@ -86,7 +88,21 @@ class EvModel:
 
     @property
     def charging_complete(self) -> bool:
-        return self.soc_percent >= FULL_SOC
+        return self.soc_percent >= self.end_soc() or self.energy_delivered
+
+    def end_soc(self) -> float:
+        """Percent where charging ends: start's target_soc, else full."""
+        if self.request is not None and self.request.target_soc_percent is not None:
+            return self.request.target_soc_percent
+        return float(FULL_SOC)
+
+    @property
+    def energy_delivered(self) -> bool:
+        """The request's EAmount has been delivered and the request ends charging there."""
+        request = self.request
+        return (request is not None and request.stop_at_e_amount
+                and request.e_amount_kwh is not None
+                and self.energy_wh >= request.e_amount_kwh * 1000.0)
 
     # --- what the EV asks for ----------------------------------------------------------------
     def pre_charge_current(self) -> float:
@@ -114,11 +130,11 @@ class EvModel:
         return abs(charger_voltage - target) <= PRE_CHARGE_TOLERANCE * target
 
     def energy_request_wh(self) -> float:
-        """Energy wanted: start_charging's EAmount, else what fills the battery."""
+        """Energy wanted: start_charging's EAmount, else what reaches end_soc (full unless a
+        target_soc was given)."""
         if self.request is not None and self.request.e_amount_kwh is not None:
             return self.request.e_amount_kwh * 1000.0
-        missing = (FULL_SOC - self.soc_percent) / 100.0 * self.dc.energy_capacity
-        return max(missing, 0.0)
+        return max(self.energy_to_soc_wh(self.end_soc()), 0.0)
 
     def departure_time_s(self) -> Optional[int]:
         return None if self.request is None else self.request.departure_time_s
@@ -127,11 +143,15 @@ class EvModel:
         return int(self.soc_percent)
 
     def add_energy(self, power_w: float, seconds: float) -> None:
-        """Charge (or discharge) the battery model by power_w for `seconds`."""
-        if not (math.isfinite(power_w) and self.dc.energy_capacity > 0):
+        """Charge (or discharge) the battery model by power_w for `seconds`, and count the
+        session's energy."""
+        if not math.isfinite(power_w):
             return
-        delta = 100.0 * power_w * seconds / 3600.0 / self.dc.energy_capacity
-        self.soc_percent = min(100.0, max(0.0, self.soc_percent + delta))
+        energy_wh = power_w * seconds / 3600.0
+        self.energy_wh += energy_wh
+        if self.dc.energy_capacity > 0:
+            delta = 100.0 * energy_wh / self.dc.energy_capacity
+            self.soc_percent = min(100.0, max(0.0, self.soc_percent + delta))
 
     # --- ISO 15118-20: SOC, energy requests, departure time ----------------------------------
     @property
@@ -144,13 +164,13 @@ class EvModel:
         return (soc - self.soc_percent) / 100.0 * self.dc.energy_capacity
 
     def target_soc(self) -> int:
-        """Where charging ends: the SOC that start_charging's EAmount reaches, else full."""
-        if self.request is None or self.request.e_amount_kwh is None \
-                or self.dc.energy_capacity <= 0:
-            return FULL_SOC
-        reached = self.soc_percent + 100.0 * self.request.e_amount_kwh * 1000.0 \
-            / self.dc.energy_capacity
-        return int(min(FULL_SOC, reached))
+        """TargetSOC: end_soc, or lower the SOC that start_charging's EAmount reaches."""
+        target = self.end_soc()
+        if self.request is not None and self.request.e_amount_kwh is not None \
+                and self.dc.energy_capacity > 0:
+            target = min(target, self.soc_percent + 100.0 * self.request.e_amount_kwh
+                         * 1000.0 / self.dc.energy_capacity)
+        return int(min(FULL_SOC, target))
 
     def minimum_soc(self) -> int:
         """The SOC a bidirectional EV keeps (discharging stops there); 0 for one that only

@@ -128,14 +128,26 @@ UNITS = {**{k: b.unit for k, b in DC_EV_BOUNDS.items()},
 
 def check_consistent(parameters) -> None:
     """Raise InvalidRequest naming both fields and values when a cross-field rule is broken:
-    a target above its limit, the minimum voltage above the maximum, the discharge target above
-    the discharge limit."""
+    a target above its limit, the minimum voltage above the maximum, the target power above the
+    power limit, the discharge target above the discharge limit."""
     for low, high in ORDERS.get(type(parameters), ()):
         a, b = getattr(parameters, low), getattr(parameters, high)
         if a > b:
             raise InvalidRequest(
                 f'{low}={a:g} {UNITS[low]} exceeds {high}={b:g} {UNITS[high]}; '
                 f'{low} must be at most {high}')
+    if isinstance(parameters, DcEvParameters):
+        check_target_power(parameters)
+
+
+def check_target_power(dc: DcEvParameters) -> None:
+    """The power the EV asks for (target voltage x target current) within its power limit."""
+    power = dc.target_voltage * dc.target_current
+    if power > dc.max_power_limit:
+        raise InvalidRequest(
+            f'target power {power:g} W (target_voltage={dc.target_voltage:g} V x '
+            f'target_current={dc.target_current:g} A) exceeds max_power_limit='
+            f'{dc.max_power_limit:g} W')
 
 
 def updated(current, changes: Mapping[str, float], bounds: Mapping[str, Bound]):
@@ -165,12 +177,19 @@ class StartRequest:
     enforce_payment_option: bool = False
     departure_time_s: Optional[int] = None     # s from now; None: not given
     e_amount_kwh: Optional[float] = None       # None: not given
+    # Charging ends when the battery model reaches target_soc_percent (None: full), and, with
+    # stop_at_e_amount (the charge action), once e_amount_kwh is delivered; without it EAmount
+    # is only announced to the charger (start_charging).
+    target_soc_percent: Optional[float] = None
+    stop_at_e_amount: bool = False
 
     @classmethod
     def from_fields(cls, energy_transfer_mode: str, payment_option: str = '',
                     enforce_payment_option: bool = False,
                     departure_time_s: Optional[int] = None,
-                    e_amount_kwh: Optional[float] = None) -> 'StartRequest':
+                    e_amount_kwh: Optional[float] = None,
+                    target_soc_percent: Optional[float] = None,
+                    stop_at_e_amount: bool = False) -> 'StartRequest':
         from .energy_modes import check_energy_mode
         check_energy_mode(energy_transfer_mode)
         if payment_option and payment_option not in PAYMENT_OPTIONS:
@@ -183,5 +202,7 @@ class StartRequest:
             check_value('departure_time', departure_time_s, DEPARTURE_TIME_BOUND)
         if e_amount_kwh is not None:
             e_amount_kwh = check_value('e_amount', e_amount_kwh, E_AMOUNT_BOUND)
+        if target_soc_percent is not None:
+            target_soc_percent = check_value('target_soc', target_soc_percent, SOC_BOUND)
         return cls(energy_transfer_mode, payment_option or None, enforce_payment_option,
-                   departure_time_s, e_amount_kwh)
+                   departure_time_s, e_amount_kwh, target_soc_percent, stop_at_e_amount)
