@@ -30,3 +30,4 @@ class EvSettings:
     dc: DcEvParameters = field(default_factory=DcEvParameters)
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
     soc_percent: float = 20.0
+    v2g_messages_debug: bool = False    # V2gMessage events carry decoded JSON and raw EXI

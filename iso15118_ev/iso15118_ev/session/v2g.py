@@ -35,6 +35,7 @@ class V2gSettings:
     pki_path: str = ''
     iso20_control_mode: str = 'auto'
     payment: Payment = field(default_factory=Payment)
+    trace_detail: bool = False        # V2gMessage events with decoded JSON and raw EXI
 
 
 async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvModel,
@@ -48,6 +49,7 @@ async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvMod
     ctx = Context(connection, codec, model, observer, settings.timeouts, settings.evcc_id,
                   settings.iso20_control_mode)
     ctx.payment = settings.payment
+    ctx.trace_detail = settings.trace_detail
     try:
         outcome = await _converse(ctx, settings.offered)
     finally:
