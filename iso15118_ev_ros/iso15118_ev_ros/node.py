@@ -30,6 +30,7 @@ from iso15118_ev.vocabulary import CommandCode
 from iso15118_ev.transport.link import PlcInterfaceError
 from .node_parameters import LIVE, ParameterError, declare, to_settings
 from .robot_topics import RobotTopics
+from .trace_topics import TraceTopics
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
@@ -54,7 +55,8 @@ class Iso15118EvNode(Node):
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._publishers_by_event = self._create_publishers()
         self._guard = self.create_guard_condition(self._publish_events)
-        self.core = EvccCore(settings, self._on_core_event)
+        self.trace_topics = TraceTopics(self)
+        self.core = EvccCore(self.trace_topics.settings(settings), self._on_core_event)
         self.robot_topics = RobotTopics(self, self.core.iface)
         self._create_services()
         self.core.start()
@@ -197,6 +199,8 @@ class Iso15118EvNode(Node):
                 event = self._events.get_nowait()
             except queue.Empty:
                 return
+            if self.trace_topics.publish(event):
+                continue
             entry = self._publishers_by_event.get(type(event))
             if entry is None:
                 continue

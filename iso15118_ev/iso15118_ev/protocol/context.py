@@ -32,6 +32,7 @@ INVALID_EXI = bytes([0xDE, 0xAD, 0xBE, 0xEF])
 ONGOING_REPEAT_S = 0.1
 Values = Callable[[dict], Mapping[str, float]]
 Signer = Callable[[str, dict], dict]      # (request name, body) -> its header Signature
+Clock = Callable[[], float]               # seconds
 # Refusals of the EV's contract or of its signatures: the authorization failed.
 CONTRACT_REFUSALS = ('Certificate', 'CertChain', 'Signature', 'Challenge', 'Contract')
 # The protocol of the supportedAppProtocol handshake's messages in the trace (none is agreed).
@@ -45,7 +46,7 @@ class Received:
     document: dict
     namespace: str
     payload: bytes
-    stamp: float                       # time.time() when its frame was read
+    stamp: float                       # the trace clock when its frame was read
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ class Context:
         self.payment = None                   # protocol.payment.Payment of this session
         self.fault_fired: Optional[Fault] = None
         self.trace_detail = False             # V2gMessage with decoded JSON and raw EXI
+        self.trace_clock: Clock = time.time   # what V2gMessage is stamped with (s)
         # V2G_EVCC_CommunicationSetup_Timeout: from the connection until SessionSetupRes.
         self.setup_deadline: Optional[Deadline] = Deadline(
             'communication_setup', timeouts.get(HANDSHAKE, 'communication_setup'))
@@ -231,7 +233,7 @@ class Context:
         await self.connection.send(payload_type, payload)
         sent_at = time.monotonic()
         self._trace(Direction.EV_TO_CHARGER, name, self.session_id, namespace, payload,
-                    document, time.time())
+                    document, self.trace_clock())
         self.observer.flush()
         response = self._read(expected, await self._receive(expected, timeout, deadline))
         self.observer.on_response(expected, values(response) if values is not None else {},
@@ -278,7 +280,7 @@ class Context:
         try:
             async with asyncio.timeout(timeout):   # no task per exchange, unlike wait_for
                 frame = await self.connection.receive()
-            stamp = time.time()
+            stamp = self.trace_clock()
         except TimeoutError:
             if deadline is not None:
                 deadline.check(expected[:-3])

@@ -56,7 +56,7 @@ class V2gMessage:
     name: str                   # e.g. SessionSetupReq, CurrentDemandRes
     session_id: str             # hex; '' before SessionSetup and in the handshake
     namespace: str              # the EXI schema the message is coded in
-    stamp: float                # time.time() when it was sent / received
+    stamp: float                # when it was sent / received (s, EvSettings.trace_clock)
     decoded: str = ''           # JSON of the decoded document: only when asked for (debug)
     raw: bytes = b''            # the EXI payload (no V2GTP header): only when asked for
 
@@ -66,9 +66,9 @@ class DcEvsePresent:
     """The charger's present DC output as one of its responses reported it."""
 
     message: str                # the response, e.g. CurrentDemandRes
+    stamp: float                # when that response was received (as its V2gMessage)
     voltage: float = math.nan   # V; NaN: not in that response
     current: float = math.nan   # A; NaN: not in that response
-    stamp: float = field(default_factory=_now)   # when that response was received
 
 
 @dataclass(frozen=True)

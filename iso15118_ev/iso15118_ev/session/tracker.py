@@ -46,7 +46,7 @@ class SessionTracker(Observer):
         self.power_ready = False
         self._last_energy_at: Optional[float] = None
         self._target_soc = math.nan
-        self._received_at = math.nan      # when the charger's last message was read
+        self._received_at = 0.0           # when the charger's last message was read
 
     # --- session boundaries (called by the core) -----------------------------------------
     def begin(self, energy_transfer_mode: str) -> None:
@@ -163,8 +163,7 @@ class SessionTracker(Observer):
         current = values.get('evse_present_current', math.nan)
         if math.isnan(voltage) and math.isnan(current):
             return
-        stamp = self._received_at if not math.isnan(self._received_at) else time.time()
-        self.sink(ev.DcEvsePresent(name, voltage, current, stamp))
+        self.sink(ev.DcEvsePresent(name, self._received_at, voltage, current))
 
     def _account_energy(self, values: Mapping[str, float], now: float) -> None:
         voltage = values.get('evse_present_voltage')
