@@ -1,0 +1,96 @@
+"""What the V2G message trace costs in the charge loop: ISO 15118-2 DC sessions of the library EV
+(with its real session tracker) against the scripted test charger (the project's codec, a real
+TCP server on ::1 in the same process), CurrentDemand requests per second over the loop, and the process's CPU time per loop (EV and
+scripted charger together; the difference between variants is the trace's):
+
+- `no trace`: `Context._trace` replaced by a no-op (the engine before the trace existed);
+- `trace`: the default, a V2gMessage event per message sent and received;
+- `trace + debug`: v2g_messages_debug, each event also carries the decoded JSON and raw EXI.
+
+The charge loop runs back to back (the EV sends its next request as soon as the response is
+read), so the rate is the inverse of the EV's and the scripted charger's work per loop. The
+variants alternate, ROUNDS times each; medians are printed. On a shared machine the
+request rate follows the other processes' load; the CPU time per loop much less so.
+
+    source scripts/activate.sh kilted && python benchmarks/trace_cost.py
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent / 'iso15118_ev' / 'test'
+sys.path.insert(0, str(TESTS))
+
+from iso15118_ev.protocol.context import Context  # noqa: E402
+from iso15118_ev.protocol.timers import Timeouts  # noqa: E402
+from iso15118_ev.session.tracker import SessionTracker  # noqa: E402
+from iso15118_ev.session.v2g import V2gSettings, run_v2g_session  # noqa: E402
+from iso15118_ev.vocabulary import ISO2  # noqa: E402
+from support.scripted_charger import model_for  # noqa: E402
+from test_protocol_iso2 import Charger, Iso2Charger, when  # noqa: E402
+
+VARIANTS = ('no trace', 'trace', 'trace + debug')
+
+
+async def one_session(loops: int, variant: str):
+    """(CurrentDemand requests per second, CPU seconds per loop) of one session's charge loop."""
+    model = model_for('DC_extended')
+    charger = Iso2Charger(ISO2, None)
+    handle = when(model, charger.names, 'CurrentDemandReq', loops)(Charger())
+    cpu = []
+
+    def timed(name, body):
+        if name == 'CurrentDemandReq':
+            cpu.append(time.process_time())
+        return handle(name, body)
+    charger.handler = timed
+    events = []
+    tracker = SessionTracker(model, events.append)   # the node's sink only queues, too
+    tracker.begin('DC_extended')
+    settings = V2gSettings((ISO2,), Timeouts(), bytes(6), trace_detail=variant.endswith('debug'))
+    secc = await charger.start()
+    original = Context._trace
+    if variant == 'no trace':
+        Context._trace = lambda *args: None
+    try:
+        outcome = await run_v2g_session(secc, settings, model, tracker, charger.codec)
+    finally:
+        Context._trace = original
+        await charger.close()
+    assert outcome.reason.name == 'STOPPED_BY_EV', outcome
+    times = [t for t, name, _ in charger.requests if name == 'CurrentDemandReq']
+    return (len(times) - 1) / (times[-1] - times[0]), (cpu[-1] - cpu[0]) / (len(cpu) - 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--loops', type=int, default=1000)
+    parser.add_argument('--rounds', type=int, default=5)
+    args = parser.parse_args()
+    rates, cpu = {v: [] for v in VARIANTS}, {v: [] for v in VARIANTS}
+    asyncio.run(one_session(50, 'trace'))   # warm up: grammars loaded, code paths hot
+    for _ in range(args.rounds):
+        for variant in VARIANTS:
+            rate, cpu_per_loop = asyncio.run(one_session(args.loops, variant))
+            rates[variant].append(rate)
+            cpu[variant].append(cpu_per_loop)
+    print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python '
+          f'{platform.python_version()}, load {os.getloadavg()[0]:.2f}; '
+          f'{args.loops} loops x {args.rounds} rounds')
+    base = statistics.median(cpu['no trace'])
+    for variant in VARIANTS:
+        rate, per_loop = statistics.median(rates[variant]), statistics.median(cpu[variant])
+        print(f'{variant:14s} {rate:6.0f} requests/s (min {min(rates[variant]):.0f}, max '
+              f'{max(rates[variant]):.0f}); CPU {1e6 * per_loop:6.1f} us per loop '
+              f'({1e6 * (per_loop - base):+.1f} us)')
+
+
+if __name__ == '__main__':
+    main()
