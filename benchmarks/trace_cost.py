@@ -1,11 +1,13 @@
 """What the V2G message trace costs in the charge loop: ISO 15118-2 DC sessions of the library EV
 (with its real session tracker) against the scripted test charger (the project's codec, a real
-TCP server on ::1 in the same process), CurrentDemand requests per second over the loop, and the process's CPU time per loop (EV and
-scripted charger together; the difference between variants is the trace's):
+TCP server on ::1 in the same process), CurrentDemand requests per second over the loop, and
+the process's CPU time per loop (EV and scripted charger together; the difference between
+variants is the trace's):
 
 - `no trace`: `Context._trace` replaced by a no-op (the engine before the trace existed);
 - `trace`: the default, a V2gMessage event per message sent and received;
-- `trace + debug`: v2g_messages_debug, each event also carries the decoded JSON and raw EXI.
+- `trace + debug`: v2g_messages_debug, each event also carries the decoded JSON and raw EXI;
+- `trace, node clock`: stamped by an rclpy node's clock, as the node does (time.time otherwise).
 
 The charge loop runs back to back (the EV sends its next request as soon as the response is
 read), so the rate is the inverse of the EV's and the scripted charger's work per loop. The
@@ -36,10 +38,10 @@ from iso15118_ev.vocabulary import ISO2  # noqa: E402
 from support.scripted_charger import model_for  # noqa: E402
 from test_protocol_iso2 import Charger, Iso2Charger, when  # noqa: E402
 
-VARIANTS = ('no trace', 'trace', 'trace + debug')
+VARIANTS = ('no trace', 'trace', 'trace + debug', 'trace, node clock')
 
 
-async def one_session(loops: int, variant: str):
+async def one_session(loops: int, variant: str, node_clock):
     """(CurrentDemand requests per second, CPU seconds per loop) of one session's charge loop."""
     model = model_for('DC_extended')
     charger = Iso2Charger(ISO2, None)
@@ -54,7 +56,8 @@ async def one_session(loops: int, variant: str):
     events = []
     tracker = SessionTracker(model, events.append)   # the node's sink only queues, too
     tracker.begin('DC_extended')
-    settings = V2gSettings((ISO2,), Timeouts(), bytes(6), trace_detail=variant.endswith('debug'))
+    settings = V2gSettings((ISO2,), Timeouts(), bytes(6), trace_detail=variant.endswith('debug'),
+                           trace_clock=node_clock if variant.endswith('clock') else time.time)
     secc = await charger.start()
     original = Context._trace
     if variant == 'no trace':
@@ -75,10 +78,14 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=5)
     args = parser.parse_args()
     rates, cpu = {v: [] for v in VARIANTS}, {v: [] for v in VARIANTS}
-    asyncio.run(one_session(50, 'trace'))   # warm up: grammars loaded, code paths hot
+    import rclpy
+    rclpy.init()
+    node = rclpy.create_node('trace_cost')
+    node_clock = lambda: node.get_clock().now().nanoseconds * 1e-9  # noqa: E731
+    asyncio.run(one_session(50, 'trace', node_clock))   # warm up: grammars loaded
     for _ in range(args.rounds):
         for variant in VARIANTS:
-            rate, cpu_per_loop = asyncio.run(one_session(args.loops, variant))
+            rate, cpu_per_loop = asyncio.run(one_session(args.loops, variant, node_clock))
             rates[variant].append(rate)
             cpu[variant].append(cpu_per_loop)
     print(f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python '
@@ -87,7 +94,7 @@ def main() -> None:
     base = statistics.median(cpu['no trace'])
     for variant in VARIANTS:
         rate, per_loop = statistics.median(rates[variant]), statistics.median(cpu[variant])
-        print(f'{variant:14s} {rate:6.0f} requests/s (min {min(rates[variant]):.0f}, max '
+        print(f'{variant:17s} {rate:6.0f} requests/s (min {min(rates[variant]):.0f}, max '
               f'{max(rates[variant]):.0f}); CPU {1e6 * per_loop:6.1f} us per loop '
               f'({1e6 * (per_loop - base):+.1f} us)')
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 
 import pytest
 from iso15118_ev_msgs import msg
 from iso15118_ev_msgs.msg import SessionFinished, V2gMessage
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import DescribeParameters, SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from iso15118_ev.codec import NativeExiCodec
@@ -47,6 +50,16 @@ def tracer():
     client = TraceClient()
     yield client
     client.close()
+
+
+def parameter_call(client: RosClient, kind, name: str, request):
+    service = client.node.create_client(kind, f'/iso15118_ev/{name}')
+    assert service.wait_for_service(10)
+    future = service.call_async(request)
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    assert done.wait(5)
+    return future.result()
 
 
 def test_direction_matches_the_message_constants():
@@ -134,3 +147,12 @@ def test_debug_trace_carries_the_decoded_message_and_raw_exi(charger, ev_node, t
         assert raw and message.decoded, message.name
         assert codec.decode_object(raw, message.exi_namespace) == json.loads(message.decoded)
         assert f'"{message.name}"' in message.decoded
+    described, = parameter_call(tracer, DescribeParameters, 'describe_parameters',
+                                DescribeParameters.Request(names=['v2g_messages_debug'])
+                                ).descriptors
+    assert described.read_only and described.description
+    off = Parameter(name='v2g_messages_debug', value=ParameterValue(
+        type=ParameterType.PARAMETER_BOOL, bool_value=False))
+    refused, = parameter_call(tracer, SetParameters, 'set_parameters',
+                              SetParameters.Request(parameters=[off])).results
+    assert not refused.successful
