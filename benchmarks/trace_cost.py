@@ -7,12 +7,15 @@ variants is the trace's):
 - `no trace`: `Context._trace` replaced by a no-op (the engine before the trace existed);
 - `trace`: the default, a V2gMessage event per message sent and received;
 - `trace + debug`: v2g_messages_debug, each event also carries the decoded JSON and raw EXI;
-- `trace, node clock`: stamped by an rclpy node's clock, as the node does (time.time otherwise).
+- `trace, node clock`: stamped with an rclpy node's clock as the node reads it (time.time
+  otherwise).
 
 The charge loop runs back to back (the EV sends its next request as soon as the response is
 read), so the rate is the inverse of the EV's and the scripted charger's work per loop. The
-variants alternate, ROUNDS times each; medians are printed. On a shared machine the
-request rate follows the other processes' load; the CPU time per loop much less so.
+variants alternate, ROUNDS times each; medians are printed. On a shared machine both follow
+the other processes' load, so the hook's own cost is also timed alone: `Context._trace` and
+the observer's flush to the tracker and its sink, for one CurrentDemandRes (best of 7 runs
+of 20000).
 
     source scripts/activate.sh kilted && python benchmarks/trace_cost.py
 """
@@ -25,16 +28,21 @@ import platform
 import statistics
 import sys
 import time
+import timeit
+from types import SimpleNamespace
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent / 'iso15118_ev' / 'test'
 sys.path.insert(0, str(TESTS))
 
-from iso15118_ev.protocol.context import Context  # noqa: E402
+from iso15118_ev.codec import NativeExiCodec  # noqa: E402
+from iso15118_ev.codec import namespaces as ns  # noqa: E402
+from iso15118_ev.protocol.context import BufferedObserver, Context  # noqa: E402
 from iso15118_ev.protocol.timers import Timeouts  # noqa: E402
 from iso15118_ev.session.tracker import SessionTracker  # noqa: E402
 from iso15118_ev.session.v2g import V2gSettings, run_v2g_session  # noqa: E402
-from iso15118_ev.vocabulary import ISO2  # noqa: E402
+from iso15118_ev.transport.v2gtp import HEADER_LENGTH  # noqa: E402
+from iso15118_ev.vocabulary import ISO2, Direction  # noqa: E402
 from support.scripted_charger import model_for  # noqa: E402
 from test_protocol_iso2 import Charger, Iso2Charger, when  # noqa: E402
 
@@ -72,6 +80,24 @@ async def one_session(loops: int, variant: str, node_clock):
     return (len(times) - 1) / (times[-1] - times[0]), (cpu[-1] - cpu[0]) / (len(cpu) - 1)
 
 
+def per_message(detail: bool, clock) -> float:
+    """Seconds the trace adds to one received CurrentDemandRes, measured alone."""
+    payload = Iso2Charger(ISO2, None).response(
+        'CurrentDemandReq', Charger().CurrentDemandReq({}))[HEADER_LENGTH:]
+    document = NativeExiCodec().decode_object(payload, ns.ISO2)
+    events = []
+    tracker = SessionTracker(model_for('DC_extended'), events.append)
+    ctx = SimpleNamespace(observer=BufferedObserver(tracker), protocol=ISO2,
+                          trace_detail=detail, trace_clock=clock)
+
+    def once():
+        Context._trace(ctx, Direction.CHARGER_TO_EV, 'CurrentDemandRes', 'A1B2C3D4E5F60708',
+                       ns.ISO2, payload, document, clock())
+        ctx.observer.flush()
+        events.clear()
+    return min(timeit.repeat(once, number=20000, repeat=7)) / 20000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--loops', type=int, default=1000)
@@ -81,7 +107,8 @@ def main() -> None:
     import rclpy
     rclpy.init()
     node = rclpy.create_node('trace_cost')
-    node_clock = lambda: node.get_clock().now().nanoseconds * 1e-9  # noqa: E731
+    from iso15118_ev_ros.trace_topics import TraceTopics
+    node_clock = TraceTopics(node)._clock_seconds   # as the node reads its clock
     asyncio.run(one_session(50, 'trace', node_clock))   # warm up: grammars loaded
     for _ in range(args.rounds):
         for variant in VARIANTS:
@@ -97,6 +124,10 @@ def main() -> None:
         print(f'{variant:17s} {rate:6.0f} requests/s (min {min(rates[variant]):.0f}, max '
               f'{max(rates[variant]):.0f}); CPU {1e6 * per_loop:6.1f} us per loop '
               f'({1e6 * (per_loop - base):+.1f} us)')
+    print('the hook alone, per message (a charge loop has two):')
+    for variant, detail, clock in (('trace', False, time.time), ('trace + debug', True, time.time),
+                                   ('trace, node clock', False, node_clock)):
+        print(f'{variant:17s} {1e6 * per_message(detail, clock):6.2f} us')
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 from builtin_interfaces.msg import Time
 from iso15118_ev_msgs import msg
@@ -26,6 +27,7 @@ DEBUG_PARAMETER = 'v2g_messages_debug'
 class TraceTopics:
     def __init__(self, node):
         self.node = node
+        self._clock = node.get_clock()
         self.debug = node.declare_parameter(DEBUG_PARAMETER, False, ParameterDescriptor(
             description='v2g_messages also carry each message decoded (JSON) and its raw EXI '
                         'bytes (costs a JSON rendering per message)',
@@ -42,8 +44,11 @@ class TraceTopics:
                                    trace_clock=self._clock_seconds)
 
     def _clock_seconds(self) -> float:
-        """The node's clock, read on the EV's thread (a read: it never waits on ROS)."""
-        return self.node.get_clock().now().nanoseconds * 1e-9
+        """The node's clock, read on the EV's thread (a read: it never waits on ROS). Without
+        sim time it is the system clock, and time.time() reads that 2-3x faster."""
+        if not self._clock.ros_time_is_active:
+            return time.time()
+        return self._clock.now().nanoseconds * 1e-9
 
     def publish(self, event) -> bool:
         """Publish `event` if it is one of the trace's; whether it was."""
