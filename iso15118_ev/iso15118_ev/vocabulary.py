@@ -1,9 +1,9 @@
 """One vocabulary for the whole library: protocol names, session phases, end reasons, faults,
-command result codes.
+command result codes, message directions.
 
-The numbering of Phase, EndReason, Fault, CpState and CommandCode is the numbering of the
-constants in iso15118_ev_msgs (SessionState, SessionFinished, SetFault, CpStateChanged, every
-service's response); a test keeps them in step.
+The numbering of Phase, EndReason, Fault, CpState, CommandCode and Direction is the numbering
+of the constants in iso15118_ev_msgs (SessionState, SessionFinished, SetFault, CpStateChanged,
+every service's response, V2gMessage); a test keeps them in step.
 """
 from __future__ import annotations
 
@@ -83,3 +83,9 @@ class CommandCode(enum.IntEnum):
     WRONG_STATE = 2         # valid, but not now (no session, one already running, shutting down)
     NOT_SUPPORTED = 3       # not by the protocol in use or not by this EV's configuration
     INTERNAL_ERROR = 4      # a defect or the EV did not answer in time
+
+
+class Direction(enum.IntEnum):
+    """Which way a V2G message went (V2gMessage's constants)."""
+    EV_TO_CHARGER = 0
+    CHARGER_TO_EV = 1

@@ -31,6 +31,7 @@ from .entity_scope import EntityScope
 from .everest_services import EverestServices
 from .node_parameters import LIVE
 from .robot_topics import RobotTopics
+from .trace_topics import TraceTopics, trace_settings
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
@@ -47,7 +48,7 @@ def short(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 def create_core(node, settings: EvSettings, sink) -> EvccCore:
     """The EV's core (not started); raises PlcInterfaceError. Logs what `auto` chose."""
-    core = EvccCore(settings, sink)
+    core = EvccCore(trace_settings(node, settings), sink)
     if settings.plc_interface == AUTO:
         node.get_logger().info(f'plc_interface "auto" chose {core.iface}: the only interface '
                                'with IPv6 link-local, not lo, without a default route')
@@ -71,6 +72,7 @@ class EvWiring:
             self._guard = node.create_guard_condition(self._publish_events)
             # Composed modules attach here (created on activate, destroyed on deactivate).
             self.robot_topics = RobotTopics(node, core.iface)
+            self.trace_topics = TraceTopics(node)
             self.charge_action = ChargeAction(
                 node, core, lambda changes: self._set_live('dc.', core.set_dc_params, changes))
             self._create_services()
@@ -220,6 +222,8 @@ class EvWiring:
                 event = self._events.get_nowait()
             except queue.Empty:
                 return
+            if self.trace_topics.publish(event):
+                continue
             entry = self._publishers_by_event.get(type(event))
             if entry is None:
                 continue

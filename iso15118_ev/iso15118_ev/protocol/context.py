@@ -3,22 +3,25 @@
 `Context.request` is the only way a protocol module talks to the charger. It frames and
 encodes the request, carries out an injected fault, waits for the response within the
 message's timeout, decodes and checks it (name, session ID, response code) and reports both to
-the observer. Whatever ends the session raises `SessionEnd` with a typed reason, decided where
-it happens.
+the observer, each also as a V2gMessage (stamped when sent / received; with its decoded JSON
+and raw EXI only when `trace_detail` asks for them). Whatever ends the session raises
+`SessionEnd` with a typed reason, decided where it happens.
 """
 from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Tuple
 
 from ..codec import ExiDecodeError, ExiEncodeError, NativeExiCodec
+from ..session.events import V2gMessage
 from ..transport.connection import Connection, ConnectionLost
 from ..transport.v2gtp import FramingError
-from ..vocabulary import EndReason, Fault
+from ..vocabulary import Direction, EndReason, Fault
 from .timers import HANDSHAKE, Timeouts
 
 logger = logging.getLogger(__name__)
@@ -29,8 +32,21 @@ INVALID_EXI = bytes([0xDE, 0xAD, 0xBE, 0xEF])
 ONGOING_REPEAT_S = 0.1
 Values = Callable[[dict], Mapping[str, float]]
 Signer = Callable[[str, dict], dict]      # (request name, body) -> its header Signature
+Clock = Callable[[], float]               # seconds
 # Refusals of the EV's contract or of its signatures: the authorization failed.
 CONTRACT_REFUSALS = ('Certificate', 'CertChain', 'Signature', 'Challenge', 'Contract')
+# The protocol of the supportedAppProtocol handshake's messages in the trace (none is agreed).
+HANDSHAKE_PROTOCOL = 'supportedAppProtocol'
+
+
+@dataclass(frozen=True)
+class Received:
+    """A decoded response as it came off the wire."""
+
+    document: dict
+    namespace: str
+    payload: bytes
+    stamp: float                       # the trace clock when its frame was read
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,9 @@ class Observer(abc.ABC):
     def on_message_timeout(self, name: str, timeout_s: float) -> None:
         """The time the EV waits for the response to request `name` (diagnostics)."""
 
+    def on_v2g_message(self, message: V2gMessage) -> None:
+        """A message sent or received, reported in the order of the wire."""
+
     @abc.abstractmethod
     def on_response(self, name: str, values: Mapping[str, float], round_trip_s: float) -> None:
         """`values`: the charger's quantities in this response (the session snapshot's
@@ -172,6 +191,8 @@ class Context:
         self.last_header: dict = {}           # the last response's header (its Signature)
         self.payment = None                   # protocol.payment.Payment of this session
         self.fault_fired: Optional[Fault] = None
+        self.trace_detail = False             # V2gMessage with decoded JSON and raw EXI
+        self.trace_clock: Clock = time.time   # what V2gMessage is stamped with (s)
         # V2G_EVCC_CommunicationSetup_Timeout: from the connection until SessionSetupRes.
         self.setup_deadline: Optional[Deadline] = Deadline(
             'communication_setup', timeouts.get(HANDSHAKE, 'communication_setup'))
@@ -211,6 +232,8 @@ class Context:
         self.observer.on_message_timeout(name, timeout)
         await self.connection.send(payload_type, payload)
         sent_at = time.monotonic()
+        self._trace(Direction.EV_TO_CHARGER, name, self.session_id, namespace, payload,
+                    document, self.trace_clock())
         self.observer.flush()
         response = self._read(expected, await self._receive(expected, timeout, deadline))
         self.observer.on_response(expected, values(response) if values is not None else {},
@@ -273,10 +296,11 @@ class Context:
         self.set_session_id(self.last_session_id)
         return response
 
-    async def _receive(self, expected: str, timeout: float, deadline) -> dict:
+    async def _receive(self, expected: str, timeout: float, deadline) -> Received:
         try:
             async with asyncio.timeout(timeout):   # no task per exchange, unlike wait_for
                 frame = await self.connection.receive()
+            stamp = self.trace_clock()
         except TimeoutError:
             if deadline is not None:
                 deadline.check(expected[:-3])
@@ -292,13 +316,16 @@ class Context:
             raise protocol_error(f'{expected} expected, got V2GTP payload type '
                                  f'0x{frame.payload_type:04x}') from None
         try:
-            return self.codec.decode_object(frame.payload, namespace)
+            document = self.codec.decode_object(frame.payload, namespace)
         except ExiDecodeError as exc:
             raise protocol_error(f'{expected} could not be decoded: {exc}') from None
+        return Received(document, namespace, frame.payload, stamp)
 
-    def _read(self, expected: str, document: dict) -> dict:
-        name, body, header = self.envelope.unwrap(document)
+    def _read(self, expected: str, received: Received) -> dict:
+        name, body, header = self.envelope.unwrap(received.document)
         session_id = header['SessionID'] if header is not None else None
+        self._trace(Direction.CHARGER_TO_EV, name, session_id or '', received.namespace,
+                    received.payload, received.document, received.stamp)
         self.last_header = header or {}
         self.last_session_id = session_id or ''
         self.last_response = name
@@ -315,6 +342,14 @@ class Context:
                 reason = EndReason.AUTHORIZATION_FAILED
             raise SessionEnd(reason, f'the charger refused: {refusal} in {name}')
         return body
+
+    def _trace(self, direction: Direction, name: str, session_id: str, namespace: str,
+               payload: bytes, document: dict, stamp: float) -> None:
+        detail = self.trace_detail   # JSON only when asked for: it costs more than the rest
+        self.observer.on_v2g_message(V2gMessage(
+            direction, self.protocol or HANDSHAKE_PROTOCOL, name, session_id, namespace, stamp,
+            json.dumps(document, separators=(',', ':')) if detail else '',
+            bytes(payload) if detail else b''))
 
     async def _fire_fault(self, name: str, payload_type: int, timeout: float) -> None:
         """Carry out the armed fault instead of sending `name`; always ends the session."""

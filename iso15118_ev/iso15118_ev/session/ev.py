@@ -312,7 +312,8 @@ class Ev:
                            f'{"TLS" if want_tls else "no TLS"}')
         self.tracker.on_charger_found(secc.tls)
         v2g = V2gSettings(offered, settings.timeouts, mac_address(self.iface), settings.pki_path,
-                          settings.iso20_control_mode, payment)
+                          settings.iso20_control_mode, payment, settings.v2g_messages_debug,
+                          settings.trace_clock)
         return await run_v2g_session(secc, v2g, self.model, self.tracker, self.codec)
 
     def _cancelled_outcome(self) -> Outcome:

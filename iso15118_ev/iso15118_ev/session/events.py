@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Tuple
 
-from ..vocabulary import CommandCode, EndReason, Phase
+from ..vocabulary import CommandCode, Direction, EndReason, Phase
 
 
 def _now() -> float:
@@ -46,6 +46,30 @@ class AcTargetPower:
     reactive_l2: float = math.nan
     reactive_l3: float = math.nan
     stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class V2gMessage:
+    """One V2G message the EV sent or received (the supportedAppProtocol handshake too)."""
+
+    direction: Direction
+    protocol: str               # the agreed protocol, or HANDSHAKE_PROTOCOL before one is agreed
+    name: str                   # e.g. SessionSetupReq, CurrentDemandRes
+    session_id: str             # hex; '' before SessionSetup and in the handshake
+    namespace: str              # the EXI schema the message is coded in
+    stamp: float                # when it was sent / received (s, EvSettings.trace_clock)
+    decoded: str = ''           # JSON of the decoded document: only when asked for (debug)
+    raw: bytes = b''            # the EXI payload (no V2GTP header): only when asked for
+
+
+@dataclass(frozen=True)
+class DcEvsePresent:
+    """The charger's present DC output as one of its responses reported it."""
+
+    message: str                # the response, e.g. CurrentDemandRes
+    stamp: float                # when that response was received (as its V2gMessage)
+    voltage: float = math.nan   # V; NaN: not in that response
+    current: float = math.nan   # A; NaN: not in that response
 
 
 @dataclass(frozen=True)

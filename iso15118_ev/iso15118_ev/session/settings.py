@@ -1,8 +1,9 @@
 """Settings of one EV (the node fills them from its parameters)."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Tuple
+from typing import Callable, Tuple
 
 from ..protocol.timers import Timeouts
 from ..transport.sdp import SDP_MAX_REQUESTS, SDP_MIN_INTERVAL_S
@@ -32,3 +33,7 @@ class EvSettings:
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
     soc_percent: float = 20.0
     control_pilot: str = SIMULATED      # vehicle/control_pilot.py: simulated or external
+    v2g_messages_debug: bool = False    # V2gMessage events carry decoded JSON and raw EXI
+    # What V2gMessage and DcEvsePresent are stamped with when a message is sent / received:
+    # the node's clock (ROS time), so the stamps need no conversion (s).
+    trace_clock: Callable[[], float] = time.time

@@ -8,7 +8,7 @@ from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from ..protocol.context import Observer
 from ..vehicle.model import SAFE_VOLTAGE_V, EvModel
-from ..vocabulary import EndReason, Phase
+from ..vocabulary import Direction, EndReason, Phase
 from . import events as ev
 
 Sink = Callable[[object], None]
@@ -46,6 +46,7 @@ class SessionTracker(Observer):
         self.power_ready = False
         self._last_energy_at: Optional[float] = None
         self._target_soc = math.nan
+        self._received_at = 0.0           # when the charger's last message was read
 
     # --- session boundaries (called by the core) -----------------------------------------
     def begin(self, energy_transfer_mode: str) -> None:
@@ -98,6 +99,11 @@ class SessionTracker(Observer):
             delivered = self.snapshot.power_delivered or Phase.PRE_CHARGE <= phase <= Phase.CHARGING
             self._update(phase=phase, power_delivered=delivered)
 
+    def on_v2g_message(self, message: ev.V2gMessage) -> None:
+        if message.direction == Direction.CHARGER_TO_EV:
+            self._received_at = message.stamp   # its on_response follows
+        self.sink(message)
+
     def on_message_timeout(self, name: str, timeout_s: float) -> None:
         self.snapshot = dataclasses.replace(self.snapshot, message_timeout_s=timeout_s)
 
@@ -112,6 +118,7 @@ class SessionTracker(Observer):
                      welding_detection_done=welded, power_off_acknowledged=off,
                      **{k: v for k, v in values.items() if k in _SNAPSHOT_FIELDS})
         self._publish_ac(values)
+        self._publish_dc(name, values)
 
     def on_power_ready(self) -> None:
         if not self.power_ready:
@@ -147,6 +154,16 @@ class SessionTracker(Observer):
         targets = {k: values[k] for k in _AC_TARGET_FIELDS if k in values}
         if targets:
             self.sink(ev.AcTargetPower(**{_AC_TARGET_FIELDS[k]: v for k, v in targets.items()}))
+
+    def _publish_dc(self, name: str, values: Mapping[str, float]) -> None:
+        """The charger's present DC values, stamped when their response was received."""
+        if self.model.mode is None or not self.model.mode.is_dc:
+            return
+        voltage = values.get('evse_present_voltage', math.nan)
+        current = values.get('evse_present_current', math.nan)
+        if math.isnan(voltage) and math.isnan(current):
+            return
+        self.sink(ev.DcEvsePresent(name, self._received_at, voltage, current))
 
     def _account_energy(self, values: Mapping[str, float], now: float) -> None:
         voltage = values.get('evse_present_voltage')

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..codec import NativeExiCodec
 from ..protocol import din, iso2, iso20
@@ -35,6 +36,8 @@ class V2gSettings:
     pki_path: str = ''
     iso20_control_mode: str = 'auto'
     payment: Payment = field(default_factory=Payment)
+    trace_detail: bool = False        # V2gMessage events with decoded JSON and raw EXI
+    trace_clock: Callable[[], float] = time.time   # what V2gMessage is stamped with (s)
 
 
 async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvModel,
@@ -48,6 +51,7 @@ async def run_v2g_session(secc: SeccAddress, settings: V2gSettings, model: EvMod
     ctx = Context(connection, codec, model, observer, settings.timeouts, settings.evcc_id,
                   settings.iso20_control_mode)
     ctx.payment = settings.payment
+    ctx.trace_detail, ctx.trace_clock = settings.trace_detail, settings.trace_clock
     try:
         outcome = await _converse(ctx, settings.offered)
     finally:
