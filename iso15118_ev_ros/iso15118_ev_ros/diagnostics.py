@@ -20,6 +20,8 @@ OK, WARN, ERROR, STALE = 0, 1, 2, 3
 ROUND_TRIP_WARN_RATIO = 0.8
 ERROR_END_REASONS = frozenset({'timeout', 'protocol_error', 'connection_lost', 'security_error',
                                'internal_error', 'authorization_failed'})
+# Ended without the protocol's orderly stop, but by the EV's own hand (abort, pilot, unplug).
+WARN_END_REASONS = frozenset({'aborted', 'unplugged'})
 CONNECTED_PHASES = frozenset(p for p in Phase if Phase.CONNECTED <= p <= Phase.STOPPING)
 
 
@@ -166,6 +168,9 @@ def last_error_task(snapshot: Callable[[], SessionSnapshot]) -> Task:
         status.add('last end message', s.last_end_message)
         if reason in ERROR_END_REASONS:
             status.summary(ERROR, f'last session ended: {reason}: {s.last_end_message}')
+        elif reason in WARN_END_REASONS:
+            status.summary(WARN, f'last session ended without SessionStop: {reason}: '
+                                 f'{s.last_end_message}')
         elif reason:
             status.summary(OK, f'last session ended: {reason}')
         else:

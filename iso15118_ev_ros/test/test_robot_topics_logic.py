@@ -92,11 +92,13 @@ def test_last_error_levels(reason):
     errors = {EndReason.TIMEOUT, EndReason.PROTOCOL_ERROR, EndReason.CONNECTION_LOST,
               EndReason.SECURITY_ERROR, EndReason.INTERNAL_ERROR,
               EndReason.AUTHORIZATION_FAILED}
-    assert status.level == (d.ERROR if reason in errors else d.OK), status.message
+    warnings = {EndReason.ABORTED, EndReason.UNPLUGGED}
+    expected = d.ERROR if reason in errors else d.WARN if reason in warnings else d.OK
+    assert status.level == expected, status.message
 
 
 def test_error_end_reasons_are_end_reason_names():
-    assert d.ERROR_END_REASONS <= {r.name.lower() for r in EndReason}
+    assert d.ERROR_END_REASONS | d.WARN_END_REASONS <= {r.name.lower() for r in EndReason}
 
 
 @pytest.mark.parametrize('operstate, addresses, level', [
