@@ -30,7 +30,8 @@ def shipped():
 def test_the_scenarios_are_installed():
     assert {'dc_charge_to_full', 'ac_charge', 'pause_resume', 'charger_stop',
             'fault_stop_answering', 'fault_send_invalid_message', 'fault_drop_link',
-            'fault_refuse_pre_charge'} <= set(shipped())
+            'fault_refuse_pre_charge', 'cp_error_while_charging', 'abort_charging',
+            'demo_dc_session'} <= set(shipped())
 
 
 @pytest.mark.parametrize('name', shipped())

@@ -13,6 +13,9 @@ A scenario file:
       - stop: {}
       - expect_end: {reason: stopped_by_ev, timeout: 20}
 
+`cp_state: E` reports a control pilot state (A to F) as the vehicle's pilot hardware would
+(`cp_state_changed`); `abort: {}` ends the session at once (`abort_charging`).
+
 Each step is a mapping with exactly one key, the step's kind; its value holds the arguments.
 Unknown kinds or arguments, wrong types and out-of-range values are refused when the file is
 read, naming the step.
@@ -45,6 +48,8 @@ PHASES = tuple(_constants(msg.SessionState, 'PHASE_'))
 REASONS = tuple(_constants(msg.SessionFinished, 'REASON_'))
 EVENT_TOPICS = ('dc_power_on', 'stop_from_charger', 'pause_from_charger', 'contract_installed')
 FAULTS = _constants(srv.SetFault.Request, 'FAULT_')
+CP_STATES = {name.upper(): value
+             for name, value in _constants(srv.CpStateChanged.Request, 'CP_STATE_').items()}
 DC_FIELDS = _fields(msg.DcEvParameters)
 BPT_FIELDS = _fields(msg.DcEvBptParameters)
 DEFAULT_TIMEOUT_S = 30.0
@@ -77,7 +82,8 @@ STEP_ARGUMENTS = {
     'start': {'mode': (str, True), 'payment_option': (str, False),
               'enforce_payment_option': (bool, False), 'departure_time': (int, False),
               'e_amount': (float, False), 'expect_refused': (bool, False)},
-    'stop': {}, 'pause': {},
+    'stop': {}, 'pause': {}, 'abort': {},
+    'cp_state': {'state': (str, True)},
     'wait_phase': {'phase': (str, True), 'timeout': (float, False)},
     'wait_event': {'topic': (str, True), 'timeout': (float, False)},
     'wait_loops': {'count': (int, True), 'timeout': (float, False)},
@@ -89,7 +95,8 @@ STEP_ARGUMENTS = {
     'sleep': {'seconds': (float, True)},
 }
 CHOICES = {('wait_phase', 'phase'): PHASES, ('expect_end', 'reason'): REASONS,
-           ('wait_event', 'topic'): EVENT_TOPICS, ('fault', 'fault'): tuple(FAULTS)}
+           ('wait_event', 'topic'): EVENT_TOPICS, ('fault', 'fault'): tuple(FAULTS),
+           ('cp_state', 'state'): tuple(CP_STATES)}
 
 
 def load(path: str) -> Scenario:

@@ -36,7 +36,8 @@ TOPICS = [('session_state', msg.SessionState, LATCHED),
 SERVICES = {'start_charging': srv.StartCharging, 'stop_charging': srv.StopCharging,
             'pause_charging': srv.PauseCharging, 'set_fault': srv.SetFault,
             'set_dc_params': srv.SetDcParams, 'set_bpt_dc_params': srv.SetBptDcParams,
-            'update_soc': srv.UpdateSoc}
+            'update_soc': srv.UpdateSoc, 'abort_charging': srv.AbortCharging,
+            'cp_state_changed': srv.CpStateChanged}
 LOOP_RESPONSES = ('CurrentDemandRes', 'ChargingStatusRes', 'DC_ChargeLoopRes',
                   'AC_ChargeLoopRes')
 SERVICE_WAIT_S = 10.0
@@ -122,6 +123,13 @@ class Runner:
 
     def pause(self, step):
         return self._command('pause_charging', srv.PauseCharging.Request())
+
+    def abort(self, step):
+        return self._command('abort_charging', srv.AbortCharging.Request())
+
+    def cp_state(self, step):
+        return self._command('cp_state_changed', srv.CpStateChanged.Request(
+            state=sc.CP_STATES[step.args['state']]))
 
     def fault(self, step):
         return self._command('set_fault', srv.SetFault.Request(

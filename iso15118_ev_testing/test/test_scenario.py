@@ -38,6 +38,8 @@ def test_steps_are_typed():
     ([{'wait_loops': {'count': -1}}], 'is not an integer >= 0'),
     ([{'expect_end': {'reason': 'happy'}}], "expect_end.reason 'happy' is not one of"),
     ([{'set_dc': {}}], 'set_dc needs at least one value'),
+    ([{'cp_state': 'G'}], "cp_state.state 'G' is not one of A, B, C, D, E, F"),
+    ([{'abort': {'now': True}}], 'abort has no argument now'),
     ([{'stop': {}, 'pause': {}}], 'step 1: one mapping'),
     ([], 'no steps'),
 ])
@@ -45,6 +47,18 @@ def test_invalid_steps_are_refused_naming_the_step(steps, words):
     with pytest.raises(sc.ScenarioError) as error:
         sc.parse({'steps': steps})
     assert words in str(error.value)
+
+
+def test_the_vocabulary_is_the_interface_s():
+    """Phases, reasons, faults, CP states and fields come from iso15118_ev_msgs, in order."""
+    from iso15118_ev_msgs import msg, srv
+    assert sc.REASONS[msg.SessionFinished.REASON_ABORTED] == 'aborted'
+    assert sc.PHASES[msg.SessionState.PHASE_CHARGING] == 'charging'
+    assert sc.FAULTS['drop_link'] == srv.SetFault.Request.FAULT_DROP_LINK
+    assert sc.CP_STATES['E'] == srv.CpStateChanged.Request.CP_STATE_E
+    assert 'min_voltage_limit' in sc.DC_FIELDS and 'has_target_current' not in sc.DC_FIELDS
+    cp, abort = sc.parse({'steps': [{'cp_state': 'E'}, {'abort': None}]}).steps
+    assert cp.args == {'state': 'E'} and abort.args == {}
 
 
 def test_unreadable_file(tmp_path):
