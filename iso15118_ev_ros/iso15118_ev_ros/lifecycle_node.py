@@ -14,9 +14,7 @@ unexpected exception) is logged in full and ends in unconfigured with everything
 """
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 import traceback
 from typing import Optional
@@ -26,11 +24,10 @@ from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParameters
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
 
 from iso15118_ev.session.core import EvccCore
 from iso15118_ev.transport.link import PlcInterfaceError
-from .node import PUBLISH_GRACE_S, SHUTDOWN_TIMEOUT_S
+from .node import PUBLISH_GRACE_S, SHUTDOWN_TIMEOUT_S, init_stopping_on_signals
 from .node_parameters import LIVE, ParameterError, declare, to_settings
 from .wiring import EvWiring, create_core, ready_line
 
@@ -189,10 +186,7 @@ class Iso15118EvLifecycleNode(LifecycleNode):
 def main(args=None) -> int:
     """Spin until SIGINT/SIGTERM or the shutdown transition; shut down (ending a running
     session in order when active, delivering how it ended) and exit."""
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = init_stopping_on_signals(args)
     node = None
     try:
         node = Iso15118EvLifecycleNode()

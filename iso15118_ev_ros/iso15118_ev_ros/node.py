@@ -50,13 +50,20 @@ class Iso15118EvNode(Node):
         super().destroy_node()
 
 
-def main(args=None) -> int:
-    """Spin until SIGINT/SIGTERM; then end a running session in order, publish how it ended
-    (v2g_session_finished, reason shutdown) and exit, all within a bound."""
+def init_stopping_on_signals(args) -> threading.Event:
+    """rclpy.init without its own signal handlers: SIGINT/SIGTERM only set the returned event,
+    so the entry point can end a running session in order before it shuts rclpy down."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def main(args=None) -> int:
+    """Spin until SIGINT/SIGTERM; then end a running session in order, publish how it ended
+    (v2g_session_finished, reason shutdown) and exit, all within a bound."""
+    stop = init_stopping_on_signals(args)
     node = None
     try:
         node = Iso15118EvNode()

@@ -36,17 +36,20 @@ RELAXED_CHARGE_LOOP = {'timeouts.din.current_demand_req': 1.0,
                        'timeouts.iso20.ac_charge_loop_req': 1.0}
 
 
+def start_node(processes, name: str, plc_link: str, **parameters):
+    """Start the node executable `name` on the test link with parameters (name -> value)."""
+    parameters = {**RELAXED_CHARGE_LOOP, **parameters}
+    parameters.setdefault('plc_interface', plc_link)
+    argv = [node_executable(name), '--ros-args']
+    for parameter, value in parameters.items():
+        argv += ['-p', f'{parameter}:={_ros_value(value)}']
+    return processes(name, argv)
+
+
 @pytest.fixture
 def ev_node(plc_link, processes):
     """Start the EV node with parameters (name -> value)."""
-    def start(**parameters):
-        parameters = {**RELAXED_CHARGE_LOOP, **parameters}
-        parameters.setdefault('plc_interface', plc_link)
-        argv = [node_executable('ev_node'), '--ros-args']
-        for name, value in parameters.items():
-            argv += ['-p', f'{name}:={_ros_value(value)}']
-        return processes('ev_node', argv)
-    return start
+    return lambda **parameters: start_node(processes, 'ev_node', plc_link, **parameters)
 
 
 def _ros_value(value) -> str:

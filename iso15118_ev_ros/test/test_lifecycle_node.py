@@ -12,7 +12,7 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 from rclpy.impl.implementation_singleton import rclpy_implementation
 
-from conftest import RELAXED_CHARGE_LOOP, _ros_value, node_executable
+from conftest import start_node
 from iso15118_ev_msgs.msg import SessionFinished
 from test_end_to_end import start, wait_charging
 
@@ -32,14 +32,8 @@ RELAXED_ISO2 = {f'timeouts.{name}': 6.0 for name in (
 @pytest.fixture
 def lifecycle_node(plc_link, processes):
     """Start ev_lifecycle_node with parameters (name -> value)."""
-    def start_node(**parameters):
-        parameters = {**RELAXED_CHARGE_LOOP, **RELAXED_ISO2, **parameters}
-        parameters.setdefault('plc_interface', plc_link)
-        argv = [node_executable('ev_lifecycle_node'), '--ros-args']
-        for name, value in parameters.items():
-            argv += ['-p', f'{name}:={_ros_value(value)}']
-        return processes('ev_lifecycle_node', argv)
-    return start_node
+    return lambda **parameters: start_node(processes, 'ev_lifecycle_node', plc_link,
+                                           **{**RELAXED_ISO2, **parameters})
 
 
 class Lifecycle:

@@ -23,6 +23,19 @@ def run_scenario(name: str, *extra) -> subprocess.CompletedProcess:
                           text=True, timeout=RUN_TIMEOUT_S)
 
 
+def session_monitor(scenario: Path, plot: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([executable('session_monitor', 'iso15118_ev_testing'),
+                           '--scenario', str(scenario), '--plot', str(plot)],
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+
+
+# Stops the session, then expects it to have finished on its own: step 4 fails.
+WRONG_END = ('steps:\n  - start: {mode: DC_extended}\n'
+             '  - wait_phase: {phase: charging, timeout: 60}\n'
+             '  - stop: {}\n'
+             '  - expect_end: {reason: finished, timeout: 30}\n')
+
+
 def shipped():
     return sorted(p.stem for p in SCENARIOS.glob('*.yaml'))
 
@@ -49,11 +62,7 @@ def test_a_failing_step_fails_the_run(charger, ev_node, tmp_path):
     charger('ISO_15118_2')
     ev_node()
     scenario = tmp_path / 'wrong.yaml'
-    scenario.write_text('steps:\n  - start: {mode: DC_extended}\n'
-                        '  - wait_phase: {phase: charging, timeout: 60}\n'
-                        '  - stop: {}\n'
-                        '  - expect_end: {reason: finished, timeout: 30}\n'
-                        '  - stop: {}\n')
+    scenario.write_text(WRONG_END + '  - stop: {}\n')
     result = subprocess.run([executable('run_scenario', 'iso15118_ev_testing'), str(scenario)],
                             capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert result.returncode == 1
@@ -94,10 +103,7 @@ def test_session_monitor_shows_a_session_a_scenario_drives(charger, ev_node, tmp
     charger('ISO_15118_2')
     ev_node()
     plot = tmp_path / 'session.png'
-    result = subprocess.run([executable('session_monitor', 'iso15118_ev_testing'),
-                             '--scenario', str(SCENARIOS / 'demo_dc_session.yaml'),
-                             '--plot', str(plot)],
-                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    result = session_monitor(SCENARIOS / 'demo_dc_session.yaml', plot)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert 'verdict: passed (7 steps)' in out
@@ -112,13 +118,8 @@ def test_session_monitor_fails_with_its_scenario(charger, ev_node, tmp_path):
     charger('ISO_15118_2')
     ev_node()
     scenario = tmp_path / 'wrong.yaml'
-    scenario.write_text('steps:\n  - start: {mode: DC_extended}\n'
-                        '  - wait_phase: {phase: charging, timeout: 60}\n'
-                        '  - stop: {}\n'
-                        '  - expect_end: {reason: finished, timeout: 30}\n')
-    result = subprocess.run([executable('session_monitor', 'iso15118_ev_testing'),
-                             '--scenario', str(scenario), '--plot', str(tmp_path / 'p.png')],
-                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    scenario.write_text(WRONG_END)
+    result = session_monitor(scenario, tmp_path / 'p.png')
     assert result.returncode == 1
     assert 'FAILED  4 expect_end (reason=finished)' in result.stdout
     assert 'a scenario step failed' in result.stderr
