@@ -56,6 +56,7 @@ class EndReason(enum.IntEnum):
     AUTHORIZATION_FAILED = 12
     ABORTED = 13            # abort_charging, or CP state E/F: connection closed, no SessionStop
     UNPLUGGED = 14          # CP state A during the session
+    SLAC_FAILED = 15        # no data link: SLAC (ISO 15118-3) did not match
 
 
 class Fault(enum.IntEnum):

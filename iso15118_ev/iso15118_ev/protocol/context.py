@@ -21,7 +21,7 @@ from ..codec import ExiDecodeError, ExiEncodeError, NativeExiCodec
 from ..session.events import V2gMessage
 from ..transport.connection import Connection, ConnectionLost
 from ..transport.v2gtp import FramingError
-from ..vocabulary import Direction, EndReason, Fault
+from ..vocabulary import CpState, Direction, EndReason, Fault
 from .timers import HANDSHAKE, Timeouts
 
 logger = logging.getLogger(__name__)
@@ -268,6 +268,7 @@ class Context:
         request `before`: CableCheck needs it ([V2G2-912]). False if the EV or the charger
         wants to end first; SessionEnd(TIMEOUT) if the state never comes."""
         model, pilot = self.model, self.model.pilot
+        pilot.want(CpState.C)     # CableCheck runs in C/D: the EV closes S2 first
         if pilot.energy_allowed:
             return True
         logger.info('%s waits for CP state C or D (now %s)', before,

@@ -10,7 +10,7 @@ closes the connection.
 from __future__ import annotations
 
 from ..codec import namespaces as ns
-from ..vocabulary import DIN, EXTERNAL_PAYMENT
+from ..vocabulary import DIN, EXTERNAL_PAYMENT, CpState
 from . import dc
 from .context import Context, Outcome, early_end, need, orderly_outcome, protocol_error
 from .envelopes import V2gMessageEnvelope
@@ -94,6 +94,8 @@ def charging_profile(schedule: dict) -> dict:
 
 
 async def power_delivery(ctx: Context, ready: bool, schedule: dict | None = None) -> None:
+    if ready:
+        ctx.model.pilot.want(CpState.C)   # energy from now on (S2 closed)
     request = {'ReadyToChargeState': ready}
     if schedule is not None:
         request['ChargingProfile'] = charging_profile(schedule)

@@ -22,7 +22,7 @@ import logging
 from typing import Dict, Mapping, Optional
 
 from ..codec import namespaces as ns
-from ..vocabulary import CONTRACT, ISO2
+from ..vocabulary import CONTRACT, ISO2, CpState
 from . import dc, iso2_pnc
 from .context import Context, Outcome, early_end, need, orderly_outcome, protocol_error
 from .envelopes import V2gMessageEnvelope
@@ -220,6 +220,7 @@ async def power_delivery(ctx: Context, progress: str, schedule: dict) -> None:
     model = ctx.model
     request = {'ChargeProgress': progress, 'SAScheduleTupleID': schedule['SAScheduleTupleID']}
     if progress == START:
+        model.pilot.want(CpState.C)       # energy from now on (S2 closed)
         request['ChargingProfile'] = charging_profile(schedule)
     if model.mode.is_dc:
         request['DC_EVPowerDeliveryParameter'] = dc.power_delivery_parameter(model)

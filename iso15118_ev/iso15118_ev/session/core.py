@@ -105,6 +105,15 @@ class EvccCore:
     def cp_state_changed(self, state: int) -> CommandResult:
         return self._call(self.ev.cp_state_changed, state)
 
+    def pwm_changed(self, duty_percent: float) -> CommandResult:
+        return self._call(self.ev.pwm_changed, duty_percent)
+
+    def trigger_matching(self) -> CommandResult:
+        return self._call(self.ev.trigger_matching)
+
+    def reset_slac(self) -> CommandResult:
+        return self._call(self.ev.reset_slac)
+
     def update_present_values(self, changes: Mapping[str, float],
                               clear: bool = False) -> CommandResult:
         return self._call(self.ev.update_present_values, changes, clear)

@@ -20,15 +20,16 @@ from ..security.errors import IdentityError, SecurityProblem
 from ..security.identity import EvIdentity
 from ..transport.link import mac_address, resolve_interface
 from ..transport.sdp import discover
-from ..vehicle.control_pilot import ControlPilot, session_end
+from ..vehicle.control_pilot import PLUGGED_STATES, ControlPilot, session_end
 from ..vehicle.energy_modes import check_energy_mode, check_iso20_service, protocols_for
 from ..vehicle.model import EvModel
-from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, PRESENT_VALUE_BOUNDS,
-                                  SOC_BOUND, EvPresentValues, InvalidRequest, StartRequest,
+from ..vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DUTY_BOUND,
+                                  PRESENT_VALUE_BOUNDS, SOC_BOUND, EvPresentValues, InvalidRequest, StartRequest,
                                   check_value, quote, updated)
 from ..vocabulary import (CONTRACT, DIN, EXTERNAL_PAYMENT, ISO20_AC, ISO20_DC, CommandCode,
                           CpState, EndReason, Fault, Phase)
 from . import events as ev
+from .data_link import DataLink
 from .settings import EvSettings
 from .tracker import SessionTracker
 from .v2g import V2gSettings, run_v2g_session
@@ -50,8 +51,10 @@ class Ev:
         self.iface = resolve_interface(settings.plc_interface)  # raises PlcInterfaceError
         self.codec = codec or NativeExiCodec()
         self._sink = sink
+        pilot = ControlPilot(settings.control_pilot, lambda state: sink(ev.CpWanted(state)))
         self.model = EvModel(dc=settings.dc, bpt=settings.bpt, soc_percent=settings.soc_percent,
-                             pilot=ControlPilot(settings.control_pilot))
+                             pilot=pilot)
+        self.data_link = DataLink(self.iface, settings.slac, pilot, sink)
         self.tracker = SessionTracker(self.model, sink)
         self._task: Optional[asyncio.Task] = None
         self._shutting_down = False
@@ -61,6 +64,7 @@ class Ev:
         for namespace in NAMESPACES:
             self.codec.prepare(namespace)
         self._sink(ev.PowerReady(False))
+        self.data_link.publish()
         self.tracker.set_phase(Phase.IDLE)
 
     @property
@@ -176,13 +180,68 @@ class Ev:
             return CommandResult.refused(
                 INVALID_ARGUMENT, f'unknown CP state {quote(state)}; known: '
                 + ', '.join(f'{s.value}={s.name}' for s in CpState))
-        previous = self.model.pilot.change(state, self.phase.name.lower()).previous
+        pilot = self.model.pilot
+        previous = pilot.change(state, self.phase.name.lower()).previous
+        was_plugged = pilot.was_plugged(previous)
         what = f'CP state {previous.name if previous is not None else "unknown"} -> {state.name}'
-        end = session_end(state)
+        end = session_end(state, was_plugged)
+        if state == CpState.A and was_plugged:
+            asyncio.ensure_future(self.data_link.reset('unplugged (CP state A)'))
         if end is not None and (self.phase in ACTIVE_PHASES or self.phase == Phase.PAUSED):
             result = self._end_now(*end)
             return CommandResult.ok(f'{what}: {result.message}')
+        if state in PLUGGED_STATES and previous not in PLUGGED_STATES:
+            return CommandResult.ok(f'{what}: {self._plugged_in()}')
         return CommandResult.ok(f'{what} recorded in phase {self.phase.name.lower()}')
+
+    def _plugged_in(self) -> str:
+        """Plug-in: the EV applies B; with start_on_plug set, an idle EV starts its session."""
+        self.model.pilot.want(CpState.B)
+        mode = self.settings.start_on_plug
+        if not mode or self.phase in ACTIVE_PHASES or self.phase == Phase.PAUSED:
+            return 'plugged in'
+        result = self.start_charging(StartRequest(mode))
+        return f'plugged in; start_on_plug {mode}: {result.message}'
+
+    def pwm_changed(self, duty_percent: float) -> CommandResult:
+        """The charger's PWM duty cycle as the pilot hardware measures it (%, 0 or 100 = none).
+        5 % again while a session is paused on a live link is the charger's wake-up: resume."""
+        try:
+            duty = check_value('duty_cycle', duty_percent, DUTY_BOUND)
+        except InvalidRequest as exc:
+            return CommandResult.refused(exc.code, str(exc))
+        pilot = self.model.pilot
+        was_hlc = pilot.hlc_requested
+        pilot.set_duty(duty)
+        what = f'PWM duty {duty:g} %'
+        if (pilot.hlc_requested and not was_hlc and self.phase == Phase.PAUSED
+                and self.data_link.ready and self.model.request is not None):
+            result = self.start_charging(self.model.request)
+            return CommandResult.ok(f'{what}: the charger woke the EV; {result.message}')
+        return CommandResult.ok(f'{what} recorded in phase {self.phase.name.lower()}')
+
+    def trigger_matching(self) -> CommandResult:
+        link, pilot = self.data_link, self.model.pilot
+        if not link.enabled:
+            return CommandResult.refused(NOT_SUPPORTED, 'SLAC is off (parameter slac.enabled)')
+        if link.matching or link.ready:
+            return CommandResult.refused(WRONG_STATE, f'SLAC is {link.status.state.value}; '
+                                         'reset_slac first')
+        if not pilot.plugged:
+            return CommandResult.refused(WRONG_STATE, 'not plugged in (CP state '
+                                         f'{pilot.state.name if pilot.state else "not reported"})')
+        link.start_matching()
+        return CommandResult.ok(f'SLAC matching started on {self.iface}')
+
+    def reset_slac(self) -> CommandResult:
+        link = self.data_link
+        if not link.enabled:
+            return CommandResult.refused(NOT_SUPPORTED, 'SLAC is off (parameter slac.enabled)')
+        if self.phase in ACTIVE_PHASES or self.phase == Phase.PAUSED:
+            return CommandResult.refused(WRONG_STATE, f'a session uses the link (phase '
+                                         f'{self.phase.name.lower()}); stop_charging first')
+        asyncio.ensure_future(link.reset('reset_slac'))
+        return CommandResult.ok('SLAC reset: the modem leaves the charger\'s network')
 
     def update_present_values(self, changes: Mapping[str, float],
                               clear: bool = False) -> CommandResult:
@@ -298,6 +357,9 @@ class Ev:
 
     async def _discover_and_run(self, offered, payment: Payment) -> Outcome:
         settings = self.settings
+        no_link = await self.data_link.ensure()
+        if no_link is not None:
+            return no_link
         # Plug & Charge needs TLS: chargers offer Contract (-2) and PnC (-20) on TLS only.
         want_tls = settings.use_tls or settings.enforce_tls or payment.wanted == CONTRACT
         secc, sent = await discover(self.iface, want_tls, settings.sdp_max_requests,
@@ -337,4 +399,6 @@ class Ev:
         self.tracker.set_fault('')
         self.tracker.end(Phase.PAUSED if paused else Phase.FINISHED, outcome.reason,
                          outcome.message)
+        if self.model.pilot.wanted is not None and self.model.pilot.plugged:
+            self.model.pilot.want(CpState.B)     # no energy now: open S2 (IEC 61851-1)
         self._task = None

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Tuple
 
-from ..vocabulary import CommandCode, Direction, EndReason, Phase
+from ..vocabulary import CommandCode, CpState, Direction, EndReason, Phase
 
 
 def _now() -> float:
@@ -26,6 +26,13 @@ class SessionFinished:
 @dataclass(frozen=True)
 class PowerReady:
     ready: bool
+    stamp: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class CpWanted:
+    """The CP state the EV asks its pilot hardware to apply (B or C)."""
+    state: CpState
     stamp: float = field(default_factory=_now)
 
 

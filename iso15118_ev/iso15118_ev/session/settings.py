@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 from ..protocol.timers import Timeouts
 from ..transport.sdp import SDP_MAX_REQUESTS, SDP_MIN_INTERVAL_S
 from ..vehicle.parameters import DcEvBptParameters, DcEvParameters
 from ..vehicle.control_pilot import SIMULATED
+from .data_link import DataLinkSettings
 from ..vocabulary import ALL_PROTOCOLS
 
 ISO20_SERVICES = ('DC', 'DC_BPT', 'AC', 'AC_BPT')
@@ -33,6 +34,8 @@ class EvSettings:
     bpt: DcEvBptParameters = field(default_factory=DcEvBptParameters)
     soc_percent: float = 20.0
     control_pilot: str = SIMULATED      # vehicle/control_pilot.py: simulated or external
+    slac: Optional[DataLinkSettings] = None   # None: the link exists (no SLAC); data_link.py
+    start_on_plug: str = ''             # energy transfer mode started on plug-in ('' = wait)
     v2g_messages_debug: bool = False    # V2gMessage events carry decoded JSON and raw EXI
     # What V2gMessage and DcEvsePresent are stamped with when a message is sent / received:
     # the node's clock (ROS time), so the stamps need no conversion (s).

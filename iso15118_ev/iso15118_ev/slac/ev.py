@@ -143,6 +143,19 @@ class SlacSession:
         self._set_state(SlacState.MATCHED)
         return result
 
+    async def leave(self) -> bool:
+        """Leave the charger's network (unplug, reset): the EV's modem gets a fresh random
+        NMK/NID, so it no longer joins the charger's AVLN. True if the modem confirmed."""
+        nid = bytearray(self._random(7))
+        nid[6] &= 0x0F   # security level (bits 4..5 of the last octet) 0: simple connect
+        answer = await self._request(
+            self.settings.modem_mac, mme.SetKeyReq(bytes(nid), self._random(16),
+                                                   my_nonce=self._random(4)),
+            lambda src, msg: isinstance(msg, mme.SetKeyCnf),
+            timeout_s=self.settings.modem_response_s)
+        self._set_state(SlacState.UNMATCHED)
+        return answer is not None
+
     def _set_state(self, state: SlacState) -> None:
         self.state = state
         if self._on_state:

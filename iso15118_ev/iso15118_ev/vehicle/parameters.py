@@ -96,6 +96,7 @@ PRESENT_VALUE_BOUNDS: Mapping[str, Bound] = {
 }
 
 SOC_BOUND = Bound(100.0, '%')
+DUTY_BOUND = Bound(100.0, '%')         # control pilot PWM duty cycle
 E_AMOUNT_BOUND = Bound(1000.0, 'kWh')
 DEPARTURE_TIME_BOUND = Bound(float(2**32 - 1), 's')
 

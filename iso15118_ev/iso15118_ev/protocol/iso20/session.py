@@ -20,7 +20,7 @@ goes on. Its other notifications are logged (see common.charger_notification).
 """
 from __future__ import annotations
 
-from ...vocabulary import CONTRACT, ISO20, EndReason
+from ...vocabulary import CONTRACT, ISO20, CpState, EndReason
 from ..context import Context, Outcome, orderly_outcome
 from ..envelopes import Iso20Envelope
 from . import ac, dc, pnc, schedules, services
@@ -146,6 +146,8 @@ async def renegotiate(ctx: Context, s: Iso20Session) -> bool:
 async def power_delivery(ctx: Context, s: Iso20Session, progress: str) -> None:
     request = {'EVProcessing': 'Finished', 'ChargeProgress': progress}
     if progress == START:
+        # [V2G20-847]: C at the latest 250 ms after the first PowerDeliveryReq(Start).
+        ctx.model.pilot.want(CpState.C)
         request['EVPowerProfile'] = schedules.power_profile(ctx.model, s)
     response = await ctx.request('PowerDeliveryReq', request)
     log_warning(s, 'PowerDeliveryRes', response)
