@@ -97,6 +97,7 @@ class Ev:
         self.model.begin_session(request, mode)
         self.tracker.begin(request.energy_transfer_mode)
         self._task = asyncio.ensure_future(self._session(offered, payment))
+        self._task.add_done_callback(self._cancelled_before_start)
         verb = 'resuming the paused session' if resuming else 'session starting'
         return CommandResult.ok(f'{verb}: {request.energy_transfer_mode} over '
                                 f'{" > ".join(offered)} on {self.iface}')
@@ -326,6 +327,12 @@ class Ev:
                        EvIdentity.load(settings.pki_path),
                        settings.force_certificate_installation,
                        settings.contract_update_within_days * 86400.0)
+
+    def _cancelled_before_start(self, task: asyncio.Task) -> None:
+        """A stop in the same loop turn as the start cancels the task before `_session` runs
+        (and catches it): end the session here instead."""
+        if task.cancelled() and task is self._task:
+            self._finish(self._cancelled_outcome(), 0.0)
 
     async def _session(self, offered, payment: Payment) -> None:
         started = time.monotonic()
