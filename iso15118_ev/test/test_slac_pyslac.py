@@ -4,90 +4,18 @@ namespace) over raw Ethernet, with modem_sim playing the Green PHY modems and th
 Names: TEST_SLAC_IFACE (default evslc0), TEST_SLAC_NETNS (default slc_ns). Needs root.
 """
 import asyncio
-import os
 import re
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 from iso15118_ev.slac.ev import SlacFailure, SlacSession, SlacSettings
 from iso15118_ev.slac.link import RawLink
+from iso15118_ev_testing.slac_fixtures import SLAC_IFACE, in_netns, mac_in_netns, wait_for_log
 
-REPO = Path(__file__).resolve().parents[2]
-IFACE = os.environ.get('TEST_SLAC_IFACE', 'evslc0')
-NETNS = os.environ.get('TEST_SLAC_NETNS', 'slc_ns')
-LINK_SCRIPT = REPO / 'scripts' / 'slac_link.sh'
-PYSLAC_CHARGER = Path(__file__).parent / 'support' / 'pyslac_charger.py'
-PYSLAC_STARTUP_S = 60.0  # pyslac sets its modem's key, then settles for 10 s
+IFACE = SLAC_IFACE
 LOAD_ALLOWANCE_S = 3.0
-
-
-@pytest.fixture(scope='module')
-def powerline():
-    """EV interface in this namespace; modem ports and two charger interfaces in NETNS."""
-    subprocess.run(['bash', str(LINK_SCRIPT), 'up', IFACE, NETNS, '2'], check=True)
-    yield IFACE
-    subprocess.run(['bash', str(LINK_SCRIPT), 'down', IFACE, NETNS], check=False)
-
-
-@pytest.fixture(scope='module')
-def pyslac_python():
-    made = subprocess.run(['bash', str(REPO / 'scripts' / 'pyslac_venv.sh')], check=True,
-                          capture_output=True, text=True)
-    return made.stdout.strip().splitlines()[-1]
-
-
-def _in_netns(*argv):
-    return ['ip', 'netns', 'exec', NETNS, *argv]
-
-
-def _wait_for(proc, pattern, timeout_s):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = re.search(pattern, proc.log())
-        if found:
-            return found
-        assert proc.proc.poll() is None, proc.log()
-        time.sleep(0.2)
-    raise AssertionError(f'{proc.name}: no {pattern!r} within {timeout_s} s:\n{proc.log()}')
-
-
-@pytest.fixture
-def modems(powerline, processes):
-    """Start modem_sim with (port, attenuation_db) chargers."""
-    def start(*chargers, join_delay_s=0.5):
-        argv = [sys.executable, '-m', 'iso15118_ev_testing.modem_sim', '--ev-port', 'slcev',
-                '--join-delay', str(join_delay_s)]
-        for port, attenuation in chargers:
-            argv += ['--charger-port', f'{port}={attenuation}']
-        proc = processes('modem_sim', _in_netns(*argv))
-        _wait_for(proc, 'modem_sim: ready', 20)
-        return proc
-    return start
-
-
-@pytest.fixture
-def pyslac(powerline, processes, pyslac_python):
-    """Start pyslac's EVSE on secc<N>; returns (process, NID, NMK) once it waits for the EV."""
-    def start(*interfaces):
-        procs = [processes(f'pyslac_{name}', _in_netns(pyslac_python, str(PYSLAC_CHARGER), name))
-                 for name in interfaces]
-        ready = []
-        for proc in procs:
-            found = _wait_for(proc, r'PYSLAC READY NID=(\w+) NMK=(\w+)', PYSLAC_STARTUP_S)
-            ready.append((proc, bytes.fromhex(found[1]), bytes.fromhex(found[2])))
-        return ready
-    return start
-
-
-def _mac_in_netns(interface):
-    out = subprocess.run(_in_netns('cat', f'/sys/class/net/{interface}/address'), check=True,
-                         capture_output=True, text=True).stdout.strip()
-    return bytes.fromhex(out.replace(':', ''))
 
 
 def _slac(settings=SlacSettings()):
@@ -108,11 +36,11 @@ def test_matches_pyslac_with_the_key_pyslac_generated(modems, pyslac):
     result, _ = _slac()
     assert result.matched, result.message
     assert (result.nid, result.nmk) == (nid, nmk)
-    assert result.charger_mac == _mac_in_netns('secc0')
+    assert result.charger_mac == mac_in_netns('secc0')
     assert result.average_attenuation_db == 21.0
-    _wait_for(charger, 'PEV-EVSE MATCHED Successfully', 10)
+    wait_for_log(charger, 'PEV-EVSE MATCHED Successfully', 10)
     # the EV's modem got the charger's key from the EV host
-    _wait_for(sim, f'ev: CM_SET_KEY NID {nid.hex()} NMK {nmk.hex()}', 5)
+    wait_for_log(sim, f'ev: CM_SET_KEY NID {nid.hex()} NMK {nmk.hex()}', 5)
 
 
 def test_two_pyslac_chargers_the_lower_attenuation_wins(modems, pyslac):
@@ -120,11 +48,11 @@ def test_two_pyslac_chargers_the_lower_attenuation_wins(modems, pyslac):
     (far, _, _), (near, nid, nmk) = pyslac('secc0', 'secc1')
     result, _ = _slac()
     assert result.matched, result.message
-    assert result.charger_mac == _mac_in_netns('secc1')
+    assert result.charger_mac == mac_in_netns('secc1')
     assert (result.nid, result.nmk) == (nid, nmk)
     assert [(c.mac, c.average_attenuation_db) for c in result.chargers] == [
-        (_mac_in_netns('secc1'), 14.0), (_mac_in_netns('secc0'), 35.0)]
-    _wait_for(near, 'PEV-EVSE MATCHED Successfully', 10)
+        (mac_in_netns('secc1'), 14.0), (mac_in_netns('secc0'), 35.0)]
+    wait_for_log(near, 'PEV-EVSE MATCHED Successfully', 10)
     assert 'PEV-EVSE MATCHED Successfully' not in far.log()
 
 
@@ -142,7 +70,7 @@ def test_modem_that_does_not_join_fails_after_tt_match_join(modems, pyslac):
     result, elapsed = _slac(SlacSettings(tt_match_join_s=2.0))
     assert result.failure is SlacFailure.MODEM_NOT_JOINED, result.message
     assert elapsed >= 2.0  # TT_match_join
-    _wait_for(charger, 'PEV-EVSE MATCHED Successfully', 10)
+    wait_for_log(charger, 'PEV-EVSE MATCHED Successfully', 10)
 
 
 UDP_PORT = 45118
@@ -157,7 +85,7 @@ while True:
 
 
 def _link_local(interface):
-    out = subprocess.run(_in_netns('ip', '-6', '-o', 'addr', 'show', 'dev', interface, 'scope',
+    out = subprocess.run(in_netns('ip', '-6', '-o', 'addr', 'show', 'dev', interface, 'scope',
                                    'link'), check=True, capture_output=True, text=True).stdout
     return re.search(r'inet6 (fe80::[0-9a-f:]+)/', out)[1]
 
@@ -171,8 +99,8 @@ def test_ip_passes_only_after_matching(modems, pyslac, processes):
     """The powerline carries IPv6 (SDP, TCP later) only between modems of one network."""
     modems(('plc0', 21))
     pyslac('secc0')
-    receiver = processes('udp_receiver', _in_netns(sys.executable, '-c', RECEIVER))
-    _wait_for(receiver, 'listening', 10)
+    receiver = processes('udp_receiver', in_netns(sys.executable, '-c', RECEIVER))
+    wait_for_log(receiver, 'listening', 10)
     address = _link_local('secc0')
     for _ in range(10):
         _send_udp('before', address)
