@@ -5,10 +5,19 @@ from typing import Dict
 
 from builtin_interfaces.msg import Time
 from iso15118_ev_msgs import msg
+from std_msgs.msg import Bool
 
 from iso15118_ev.session import events as ev
+from iso15118_ev.session.data_link import DlinkReady, SlacStatus
+from iso15118_ev.slac.ev import SlacState
 from iso15118_ev.vehicle.parameters import DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, StartRequest
 
+
+# The library's SlacState values (strings) as SlacState.msg numbers them.
+SLAC_STATES = {SlacState.UNMATCHED: msg.SlacState.STATE_UNMATCHED,
+               SlacState.MATCHING: msg.SlacState.STATE_MATCHING,
+               SlacState.MATCHED: msg.SlacState.STATE_MATCHED,
+               SlacState.FAILED: msg.SlacState.STATE_FAILED}
 
 # Every converter of a core event takes the stamp to publish with: the node's clock at
 # publication (ROS time, so use_sim_time works), not the core's wall-clock time.
@@ -79,3 +88,17 @@ def ac_evse_max_current(event: ev.AcEvseMaxCurrent, now: Time) -> msg.AcEvseMaxC
 
 def safe_to_unplug(safe: bool, reason: str, now: Time) -> msg.SafeToUnplug:
     return msg.SafeToUnplug(stamp=now, safe=safe, reason=reason)
+
+
+def slac_state(status: SlacStatus, now: Time) -> msg.SlacState:
+    return msg.SlacState(stamp=now, state=SLAC_STATES[status.state],
+                         charger_mac=status.charger_mac, attenuation_db=status.attenuation_db,
+                         failure=status.failure, message=status.message)
+
+
+def dlink_ready(event: DlinkReady, _now: Time) -> Bool:
+    return Bool(data=event.ready)   # std_msgs/Bool has no stamp
+
+
+def cp_wanted(event: ev.CpWanted, now: Time) -> msg.CpWanted:
+    return msg.CpWanted(stamp=now, state=int(event.state))

@@ -2,19 +2,25 @@
 
 `dc.*`, `bpt.*` and `initial_soc` are writable at run time (LIVE): the node checks a change with
 the library's rules (ranges, cross-field) and applies it like set_dc_params / set_bpt_dc_params /
-update_soc. The others are read-only.
+update_soc. The others are read-only. `slac.*` are checked (and refused) even while
+slac.enabled is false.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+import re
+from typing import Any, Dict, Optional
 
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 ParameterType)
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
 from iso15118_ev.protocol.timers import Timeouts, parameter_names
+from iso15118_ev.session.data_link import DataLinkSettings
 from iso15118_ev.session.settings import CONTROL_MODES, ISO20_SERVICES, EvSettings
+from iso15118_ev.slac.ev import SlacSettings
+from iso15118_ev.slac.mme import mac_text
 from iso15118_ev.vehicle.control_pilot import CONTROL_PILOT_MODES
+from iso15118_ev.vehicle.energy_modes import check_energy_mode, protocols_for
 from iso15118_ev.vehicle.parameters import (DC_EV_BOUNDS, DC_EV_BPT_BOUNDS, DcEvBptParameters,
                                             DcEvParameters, InvalidRequest, initial, quote)
 from iso15118_ev.vocabulary import ALL_PROTOCOLS
@@ -44,6 +50,20 @@ def _plain(kind: int, description: str):
 
 DEFAULT_DC = DcEvParameters()
 DEFAULT_BPT = DcEvBptParameters()
+DEFAULT_LINK = DataLinkSettings()
+MAC = re.compile(r'[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}')
+# SlacSettings fields set by a slac.<field> parameter (ISO 15118-3 table A.1) -> description
+SLAC_TIMERS = {
+    'tt_match_response_s': 'TT_match_response: wait for each SLAC confirmation',
+    'tt_match_sequence_s': 'TT_match_sequence: longest pause between the EV\'s own messages',
+    'tt_ev_atten_results_s': 'TT_EV_atten_results: wait for the chargers\' attenuation '
+                             'results (CM_ATTEN_CHAR.IND)',
+    'tt_match_join_s': 'TT_match_join: from CM_SLAC_MATCH.CNF until the modem reports the link',
+}
+SLAC_COUNTS = {
+    'c_ev_match_retry': ('C_EV_match_retry: repetitions of a SLAC request', 0, 10),
+    'c_ev_match_mnbc': ('C_EV_match_MNBC: M-sounds (CM_MNBC_SOUND.IND) sent', 1, 255),
+}
 
 # name -> (default, descriptor)
 PARAMETERS: Dict[str, tuple] = {
@@ -66,7 +86,30 @@ PARAMETERS: Dict[str, tuple] = {
     'control_pilot': ('simulated', _plain(
         ParameterType.PARAMETER_STRING,
         'Where the EV\'s CP state comes from: "simulated" (the pilot follows the protocol) or '
-        '"external" (only from cp_state_changed: CableCheck waits for C or D)')),
+        '"external" (only from cp_state_changed or the control_pilot topic: CableCheck waits '
+        'for C or D; with slac.enabled, SLAC waits for the plug and 5 % PWM)')),
+    'start_on_plug': ('', _plain(
+        ParameterType.PARAMETER_STRING,
+        'Energy transfer mode (as start_charging\'s, e.g. DC_extended) an idle EV starts a '
+        'session with when plugged in (CP state B, C or D reported); "": wait for '
+        'start_charging')),
+    'slac.enabled': (False, _plain(
+        ParameterType.PARAMETER_BOOL,
+        'false: the link to the charger already exists (simulation, a bench): no SLAC, '
+        'dlink_ready at once. true: real hardware: after plug-in and the charger\'s 5 % PWM, '
+        'SLAC (ISO 15118-3) on plc_interface before SDP (needs root: a raw socket)')),
+    'slac.pwm_wait_s': (DEFAULT_LINK.pwm_wait_s, _float(
+        's after plug-in the EV waits for the charger\'s 5 % PWM before it gives up', 0.1,
+        3600.0)),
+    'slac.bcb_toggle_s': (DEFAULT_LINK.bcb_toggle_s, _float(
+        's the EV holds C in the B-C-B toggle that wakes a charger for a paused session on a '
+        'matched link (ISO 15118-3 [V2G3-M07-22])', 0.01, 10.0)),
+    'slac.validate': (DEFAULT_LINK.slac.validate, _plain(
+        ParameterType.PARAMETER_BOOL, 'Run CM_VALIDATE before CM_SLAC_MATCH')),
+    'slac.modem_mac': (mac_text(DEFAULT_LINK.slac.modem_mac), _plain(
+        ParameterType.PARAMETER_STRING,
+        'MAC address of the EV\'s own PLC modem (CM_SET_KEY, link status), 6 bytes in hex '
+        'separated by ":" (quote it in YAML)')),
     'use_tls': (False, _plain(ParameterType.PARAMETER_BOOL, 'Ask for TLS in SDP')),
     'enforce_tls': (False, _plain(ParameterType.PARAMETER_BOOL,
                                   'Refuse chargers that do not offer TLS')),
@@ -97,6 +140,13 @@ for _name, _bound in DC_EV_BPT_BOUNDS.items():
     PARAMETERS[f'bpt.{_name}'] = (getattr(DEFAULT_BPT, _name), _float(
         f'{_bound.unit}, DcEvBptParameters.{_name}; writable: a change is set_bpt_dc_params '
         f'(and set_bpt_dc_params sets it)', 0.0, _bound.maximum, read_only=False))
+
+for _name, _description in SLAC_TIMERS.items():
+    PARAMETERS[f'slac.{_name}'] = (getattr(DEFAULT_LINK.slac, _name), _float(
+        f's, ISO 15118-3 {_description} (the standard\'s value by default)', 0.01, 600.0))
+for _name, (_description, _low, _high) in SLAC_COUNTS.items():
+    PARAMETERS[f'slac.{_name}'] = (getattr(DEFAULT_LINK.slac, _name), _int(
+        f'ISO 15118-3 {_description} (the standard\'s value by default)', _low, _high))
 
 LIVE = frozenset(name for name, (_, descriptor) in PARAMETERS.items()
                  if not descriptor.read_only)
@@ -171,4 +221,33 @@ def to_settings(values: Dict[str, Any]) -> EvSettings:
         contract_update_within_days=values['contract_update_within_days'],
         sdp_max_requests=values['sdp_max_requests'], sdp_interval_s=values['sdp_interval'],
         timeouts=timeouts, dc=dc, bpt=bpt, soc_percent=values['initial_soc'],
-        control_pilot=values['control_pilot'])
+        control_pilot=values['control_pilot'], slac=_data_link(values),
+        start_on_plug=_start_on_plug(values['start_on_plug'], protocols))
+
+
+def _data_link(values: Dict[str, Any]) -> Optional[DataLinkSettings]:
+    """The data link's settings when slac.enabled, else None; checked either way."""
+    mac = values['slac.modem_mac']
+    if not MAC.fullmatch(mac):
+        raise ParameterError(f'slac.modem_mac={quote(mac)}: expected 6 bytes in hex separated '
+                             f'by ":", e.g. {mac_text(DEFAULT_LINK.slac.modem_mac)}')
+    fields = {name: values[f'slac.{name}']
+              for name in ('validate', *SLAC_TIMERS, *SLAC_COUNTS)}
+    try:
+        link = DataLinkSettings(
+            SlacSettings(modem_mac=bytes.fromhex(mac.replace(':', '')), **fields),
+            pwm_wait_s=values['slac.pwm_wait_s'], bcb_toggle_s=values['slac.bcb_toggle_s'])
+    except ValueError as exc:
+        raise ParameterError(f'slac.*: {exc}') from None
+    return link if values['slac.enabled'] else None
+
+
+def _start_on_plug(mode: str, protocols) -> str:
+    """'' or an energy transfer mode start_charging takes (check_energy_mode, as its
+    StartRequest) that one of these protocols carries."""
+    if mode:
+        try:
+            protocols_for(check_energy_mode(mode), protocols)
+        except InvalidRequest as exc:
+            raise ParameterError(f'start_on_plug={quote(mode)}: {exc}') from None
+    return mode

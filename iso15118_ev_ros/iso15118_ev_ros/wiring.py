@@ -1,6 +1,6 @@
 """The node's ROS side over one EvccCore, shared by the plain and the lifecycle node:
-publishers, services, live-parameter callbacks, the composed modules (robot topics, ...) and
-event publishing.
+publishers, services, live-parameter callbacks, the composed modules (robot topics, SLAC
+topics, ...) and event publishing.
 
 Service callbacks hand commands to the core and return at once. The core's events arrive on
 its own thread; they are queued and published from the executor via a guard condition, so
@@ -31,6 +31,7 @@ from .entity_scope import EntityScope
 from .everest_services import EverestServices
 from .node_parameters import LIVE
 from .robot_topics import RobotTopics
+from .slac_topics import SlacTopics
 from .trace_topics import TraceTopics, trace_settings
 
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
@@ -77,6 +78,8 @@ class EvWiring:
                 node, core, lambda changes: self._set_live('dc.', core.set_dc_params, changes))
             self._create_services()
             self.everest_services = EverestServices(node, core, self._answer, SERVICES)
+            self.slac_topics = SlacTopics(node, core, self._answer, SERVICES, LATCHED)
+            self._publishers_by_event.update(self.slac_topics.publishers)
         except BaseException:
             self.close()
             raise

@@ -14,7 +14,7 @@ import pytest
 
 from iso15118_ev_testing.fixtures import LOG_DIR, executable
 
-pytest_plugins = ['iso15118_ev_testing.fixtures']
+pytest_plugins = ['iso15118_ev_testing.fixtures', 'iso15118_ev_testing.slac_fixtures']
 
 
 def pytest_configure(config):

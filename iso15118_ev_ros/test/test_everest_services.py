@@ -94,6 +94,8 @@ def test_refusals_have_their_codes_and_change_nothing(idle_node, ros):
     ok = call('update_present_values', values=present(present_voltage=350.0))
     assert ok.success and ok.code == Code.CODE_OK and 'present_voltage=350' in ok.message
     assert call('update_present_values', values=EvPresentValues(), clear=True).success
+    plugged = call('cp_state_changed', state=Cp.CP_STATE_B)   # start_on_plug '': no session
+    assert plugged.success and plugged.message == 'CP state unknown -> B: plugged in'
     recorded = call('cp_state_changed', state=Cp.CP_STATE_B)
     assert recorded.success and 'recorded in phase idle' in recorded.message
     assert ros.wait_phase('idle', 1)   # nothing started or ended

@@ -17,8 +17,10 @@ from iso15118_ev_msgs.msg import SessionFinished
 from test_end_to_end import start, wait_charging
 
 NODE = '/iso15118_ev'
-EV_SERVICES = {'/start_charging', '/stop_charging', '/set_dc_params', '/update_soc'}
-EV_TOPICS = {'/session_state', '/v2g_session_finished', '/battery_state', '/safe_to_unplug'}
+EV_SERVICES = {'/start_charging', '/stop_charging', '/set_dc_params', '/update_soc',
+               '/trigger_matching'}
+EV_TOPICS = {'/session_state', '/v2g_session_finished', '/battery_state', '/safe_to_unplug',
+             '/slac_state'}
 TRANSITION_TIMEOUT = 20.0   # deactivate may end a session in order (bounded 5 s) first
 # These tests are about transitions, not timing: the Java charger may answer the ISO 15118-2
 # requests before the charge loop slower than the standard's 2 s on a loaded 2-core machine.
