@@ -12,14 +12,16 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
+from iso15118_ev.session.data_link import SlacStatus
 from iso15118_ev.session.events import SessionSnapshot
+from iso15118_ev.slac.ev import SlacState
 from iso15118_ev.vocabulary import Phase
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 # A round trip above this share of its message timeout is a warning.
 ROUND_TRIP_WARN_RATIO = 0.8
 ERROR_END_REASONS = frozenset({'timeout', 'protocol_error', 'connection_lost', 'security_error',
-                               'internal_error', 'authorization_failed'})
+                               'internal_error', 'authorization_failed', 'slac_failed'})
 # Ended without the protocol's orderly stop, but by the EV's own hand (abort, pilot, unplug).
 WARN_END_REASONS = frozenset({'aborted', 'unplugged'})
 CONNECTED_PHASES = frozenset(p for p in Phase if Phase.CONNECTED <= p <= Phase.STOPPING)
@@ -178,11 +180,32 @@ def last_error_task(snapshot: Callable[[], SessionSnapshot]) -> Task:
     return task
 
 
-def ev_tasks(iface: str, snapshot: Callable[[], SessionSnapshot]):
-    return [('PLC link', plc_link_task(iface)),
-            ('charger connection', charger_connection_task(snapshot)),
-            ('session', session_task(snapshot)),
-            ('last error', last_error_task(snapshot))]
+def slac_task(slac: Callable[[], SlacStatus]) -> Task:
+    """SLAC (with slac.enabled): a failed matching is an error until the next one."""
+    def task(status: Status) -> None:
+        s = slac()
+        status.add('state', s.state.value)
+        status.add('charger MAC', s.charger_mac or 'none')
+        status.add('attenuation (dB)', '' if math.isnan(s.attenuation_db)
+                   else f'{s.attenuation_db:.1f}')
+        if s.state == SlacState.FAILED:
+            status.summary(ERROR, f'SLAC failed ({s.failure}): {s.message}')
+        elif s.state == SlacState.MATCHED:
+            status.summary(OK, f'matched with {s.charger_mac} at {s.attenuation_db:.1f} dB')
+        else:
+            status.summary(OK, s.state.value + (f': {s.message}' if s.message else ''))
+    return task
+
+
+def ev_tasks(iface: str, snapshot: Callable[[], SessionSnapshot],
+             slac: Optional[Callable[[], SlacStatus]] = None):
+    """The EV's tasks; `slac` (the data link's status) only when SLAC is on."""
+    tasks = [('PLC link', plc_link_task(iface))]
+    if slac is not None:
+        tasks.append(('SLAC', slac_task(slac)))
+    return tasks + [('charger connection', charger_connection_task(snapshot)),
+                    ('session', session_task(snapshot)),
+                    ('last error', last_error_task(snapshot))]
 
 
 def _text(value) -> str:

@@ -19,7 +19,8 @@ DIAGNOSTICS_PERIOD_S = 1.0
 
 
 class RobotTopics:
-    def __init__(self, node, iface: str):
+    def __init__(self, node, iface: str, slac=None):
+        """`slac`: the data link's SlacStatus getter when SLAC is on (a diagnostics task)."""
         self.node = node
         self.iface = iface
         rate = node.declare_parameter(
@@ -37,7 +38,7 @@ class RobotTopics:
         self._last_unplug = None
         node.create_timer(1.0 / rate, self.publish_battery)
         self.diagnostics = diagnostics.Updater(node, iface, DIAGNOSTICS_PERIOD_S)
-        for name, task in diagnostics.ev_tasks(iface, lambda: self.snapshot):
+        for name, task in diagnostics.ev_tasks(iface, lambda: self.snapshot, slac):
             self.diagnostics.add(name, task)
 
     def _now(self):

@@ -72,7 +72,9 @@ class EvWiring:
             self._publishers_by_event = self._create_publishers()
             self._guard = node.create_guard_condition(self._publish_events)
             # Composed modules attach here (created on activate, destroyed on deactivate).
-            self.robot_topics = RobotTopics(node, core.iface)
+            link = core.ev.data_link
+            self.robot_topics = RobotTopics(node, core.iface,
+                                            (lambda: link.status) if link.enabled else None)
             self.trace_topics = TraceTopics(node)
             self.charge_action = ChargeAction(
                 node, core, lambda changes: self._set_live('dc.', core.set_dc_params, changes))

@@ -7,7 +7,9 @@ import math
 
 import pytest
 
+from iso15118_ev.session.data_link import SlacStatus
 from iso15118_ev.session.events import SessionSnapshot
+from iso15118_ev.slac.ev import SlacState
 from iso15118_ev.vocabulary import EndReason, Phase
 from iso15118_ev_ros import diagnostics as d
 from iso15118_ev_ros.battery import battery_values
@@ -91,7 +93,7 @@ def test_last_error_levels(reason):
     status = run(d.last_error_task(lambda: snap(last_end_reason=name)))
     errors = {EndReason.TIMEOUT, EndReason.PROTOCOL_ERROR, EndReason.CONNECTION_LOST,
               EndReason.SECURITY_ERROR, EndReason.INTERNAL_ERROR,
-              EndReason.AUTHORIZATION_FAILED}
+              EndReason.AUTHORIZATION_FAILED, EndReason.SLAC_FAILED}
     warnings = {EndReason.ABORTED, EndReason.UNPLUGGED}
     expected = d.ERROR if reason in errors else d.WARN if reason in warnings else d.OK
     assert status.level == expected, status.message
@@ -133,3 +135,22 @@ def test_safe_to_unplug_ac_needs_the_acknowledged_power_off():
     unplug.update(CHARGING)
     assert not unplug.update(snap(phase=Phase.FINISHED, power_off_acknowledged=True,
                                   evse_present_current=math.nan))[0]
+
+
+@pytest.mark.parametrize('status, level, fragment', [
+    (SlacStatus(SlacState.MATCHED, '02:00:00:00:c0:01', 20.0), d.OK,
+     'matched with 02:00:00:00:c0:01 at 20.0 dB'),
+    (SlacStatus(SlacState.FAILED, failure='no_response', message='no CM_SLAC_PARM.CNF'),
+     d.ERROR, 'SLAC failed (no_response): no CM_SLAC_PARM.CNF'),
+    (SlacStatus(SlacState.UNMATCHED, message='unplugged'), d.OK, 'unmatched: unplugged')])
+def test_slac_levels(status, level, fragment):
+    result = run(d.slac_task(lambda: status))
+    assert (result.level, result.message) == (level, fragment)
+
+
+def test_slac_task_only_with_slac_on():
+    names = [name for name, _ in d.ev_tasks('eth9', SessionSnapshot)]
+    assert 'SLAC' not in names
+    names = [name for name, _ in d.ev_tasks('eth9', SessionSnapshot,
+                                            lambda: SlacStatus(SlacState.UNMATCHED))]
+    assert names[:2] == ['PLC link', 'SLAC']
