@@ -67,10 +67,10 @@ class PilotHardware:
         self.report(state=ControlPilot.CP_STATE_A, duty=100.0)
 
 
-def _start(processes, ros, charger=True):
-    """modem_sim, pyslac (and the charger simulator) on secc0, the node on the EV's interface."""
+def _start(processes, ros, charger='secc0'):
+    """The charger simulator on `charger` (None: none), the node on the EV's interface."""
     if charger:
-        processes('charger', charger_argv(SLAC_NETNS, 'ISO_15118_2'))
+        processes('charger', charger_argv(SLAC_NETNS, 'ISO_15118_2', '--interface', charger))
     start_node(processes, 'ev_node', SLAC_IFACE, **{'slac.enabled': True,
                                                      'control_pilot': 'external'})
     hardware = PilotHardware(ros)
@@ -131,9 +131,29 @@ def test_plug_pwm_slac_dc_session_then_cp_error_then_unplug(modems, pyslac, proc
     assert 'PEV-EVSE MATCHED Successfully' in evse.log()
 
 
+def test_two_chargers_the_ev_matches_and_charges_at_the_nearer_one(modems, pyslac, processes,
+                                                                   ros):
+    """A shared cable bundle: both chargers hear the EV; it picks the lower attenuation, and
+    its session runs with that charger (the other's network is not joined)."""
+    sim = modems(('plc0', 35), ('plc1', 14))
+    (far, _, _), (near, nid, _) = pyslac('secc0', 'secc1')
+    hardware = _start(processes, ros, charger='secc1')
+    assert ros.call('start_charging', energy_transfer_mode='DC_extended').success
+    hardware.plug_in()
+    hardware.report(duty=5.0)
+    matched = ros.wait_topic('slac_state', 30, lambda m: m.state == SlacState.STATE_MATCHED)
+    assert matched.charger_mac == _mac_text(mac_in_netns('secc1'))
+    assert matched.attenuation_db == 14
+    assert f'ev: CM_SET_KEY NID {nid.hex()}' in sim.log()
+    wait_charging(ros, loops=2)
+    stop_and_finish(ros)
+    assert 'PEV-EVSE MATCHED Successfully' in near.log()
+    assert 'PEV-EVSE MATCHED Successfully' not in far.log()
+
+
 def test_no_charger_ends_the_session_with_slac_failed(modems, processes, ros):
     modems(('plc0', ATTENUATION_DB))
-    hardware = _start(processes, ros, charger=False)
+    hardware = _start(processes, ros, charger=None)
     assert ros.call('start_charging', energy_transfer_mode='DC_extended').success
     hardware.plug_in()
     began = time.monotonic()
