@@ -46,6 +46,20 @@ class Lifecycle:
         self._change = ros.node.create_client(ChangeState, f'{NODE}/change_state')
         self._get = ros.node.create_client(GetState, f'{NODE}/get_state')
         assert self._change.wait_for_service(30) and self._get.wait_for_service(30)
+        self._warm_up(30.0)
+
+    def _warm_up(self, timeout: float) -> None:
+        """GetState until answered: until the node has discovered this client's response
+        reader, rmw_fastrtps drops the answer (as RosClient.wait_for_services says)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            future = self._get.call_async(GetState.Request())
+            done = threading.Event()
+            future.add_done_callback(lambda _f: done.set())
+            if done.wait(1.0):
+                time.sleep(0.2)   # the change_state client's reader is discovered with it
+                return
+            assert time.monotonic() < deadline, 'get_state never answered'
 
     def _call(self, client, request, timeout):
         future = client.call_async(request)
