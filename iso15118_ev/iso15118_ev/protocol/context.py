@@ -22,6 +22,7 @@ from ..session.events import V2gMessage
 from ..transport.connection import Connection, ConnectionLost
 from ..transport.v2gtp import FramingError
 from ..vocabulary import CpState, Direction, EndReason, Fault
+from ..waiting import wait_within
 from .timers import HANDSHAKE, Timeouts
 
 logger = logging.getLogger(__name__)
@@ -375,7 +376,7 @@ class Context:
 
     async def _charger_reaction(self, timeout: float) -> str:
         try:
-            frame = await asyncio.wait_for(self.connection.receive(), timeout)
+            frame = await wait_within(self.connection.receive(), timeout)
         except asyncio.TimeoutError:
             return f'did not answer within {timeout:g} s'
         except (ConnectionLost, FramingError) as exc:

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from ..waiting import wait_within
 from . import mme
 from .link import FrameLink
 
@@ -301,7 +302,7 @@ class SlacSession:
         Garbled, foreign and unknown frames are counted and skipped."""
         while (remaining := deadline - self._now()) > 0:
             try:
-                raw = await asyncio.wait_for(self._link.receive(), remaining)
+                raw = await wait_within(self._link.receive(), remaining)
             except asyncio.TimeoutError:
                 return None
             try:

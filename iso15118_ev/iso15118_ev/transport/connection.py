@@ -6,6 +6,7 @@ import socket
 import ssl
 from typing import Optional
 
+from ..waiting import wait_within
 from .sdp import SeccAddress
 from .v2gtp import MAX_PAYLOAD_LENGTH, Frame, frame, read_frame
 
@@ -51,7 +52,7 @@ class Connection:
                    timeout: float = CONNECT_TIMEOUT_S,
                    max_payload: int = MAX_PAYLOAD_LENGTH) -> 'Connection':
         try:
-            reader, writer = await asyncio.wait_for(_open(secc, context), timeout)
+            reader, writer = await wait_within(_open(secc, context), timeout)
         except ssl.SSLCertVerificationError as exc:
             raise TlsFailure(f"the charger's certificate chain does not verify against the "
                              f"trusted V2G root(s): {exc.verify_message}") from None

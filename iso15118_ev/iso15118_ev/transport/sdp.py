@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..waiting import wait_within
 from .v2gtp import FramingError, PayloadType, frame, parse_header
 
 logger = logging.getLogger(__name__)
@@ -102,8 +103,8 @@ async def discover(iface: str, tls: bool, max_requests: int = SDP_MAX_REQUESTS,
         for sent in range(1, max_requests + 1):
             transport.sendto(sdp_request(tls), target)
             try:
-                answer = await asyncio.wait_for(protocol.answers.get(),
-                                                max(interval_s, SDP_MIN_INTERVAL_S))
+                answer = await wait_within(protocol.answers.get(),
+                                           max(interval_s, SDP_MIN_INTERVAL_S))
                 return answer, sent
             except asyncio.TimeoutError:
                 continue

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Deque, Optional, Tuple
 
 from ..vocabulary import CpState, EndReason
+from ..waiting import wait_within
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class ControlPilot:
                 return False
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), min(left, POLL_S))
+                await wait_within(self._changed.wait(), min(left, POLL_S))
             except asyncio.TimeoutError:
                 pass
         return True
