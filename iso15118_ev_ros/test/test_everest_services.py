@@ -14,6 +14,7 @@ from iso15118_ev_msgs.msg import EvPresentValues, SessionFinished
 
 from ros_client import RosClient
 from test_end_to_end import SESSION_TIMEOUT, start, wait_charging, wait_finished
+from test_services import refused
 
 Code = srv.AbortCharging.Response
 Cp = srv.CpStateChanged.Request
@@ -61,12 +62,6 @@ def ros():
     client = EverestClient()
     yield client
     client.close()
-
-
-def refused(response, code, fragment):
-    assert not response.success, response.message
-    assert response.code == code, (response.code, response.message)
-    assert fragment in response.message, response.message
 
 
 def present(**values) -> EvPresentValues:

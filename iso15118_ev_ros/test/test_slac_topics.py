@@ -15,6 +15,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
 from conftest import node_executable
+from test_services import refused
 from ros_client import RosClient
 
 Code = srv.TriggerMatching.Response
@@ -99,12 +100,6 @@ def ros():
     client = SlacClient()
     yield client
     client.close()
-
-
-def refused(response, code, fragment):
-    assert not response.success, response.message
-    assert response.code == code, (response.code, response.message)
-    assert fragment in response.message, response.message
 
 
 def test_without_slac_the_link_is_ready_and_the_commands_not_supported(ev_node, ros):
