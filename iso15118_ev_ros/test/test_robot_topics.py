@@ -197,6 +197,21 @@ class SimClock:
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
         self._thread.start()
 
+    @classmethod
+    def wait_until_in_use(cls, client: RosClient, timeout: float = 20.0):
+        """Until the node under test stamps with this clock (before its first /clock, 0)."""
+        seen = threading.Event()
+
+        def on_array(array):
+            if seconds(array.header.stamp) >= cls.START:
+                seen.set()
+        subscription = client.node.create_subscription(DiagnosticArray, '/diagnostics',
+                                                       on_array, 10)
+        try:
+            assert seen.wait(timeout), 'the node never stamped with the simulated clock'
+        finally:
+            client.node.destroy_subscription(subscription)
+
     def close(self):
         self._executor.shutdown()
         self.node.destroy_node()

@@ -135,12 +135,14 @@ def test_debug_trace_carries_the_decoded_message_and_raw_exi(charger, ev_node, t
         charger('ISO_15118_2')
         ev_node(v2g_messages_debug=True, use_sim_time=True)
         tracer.wait_for_services()
+        SimClock.wait_until_in_use(tracer)
         trace, _ = charge_then_stop(tracer, loops=2)
     finally:
         clock.close()
     check_exchanges(trace)
     assert trace[0].name == 'supportedAppProtocolReq' and trace[-1].name == 'SessionStopRes'
-    assert all(SimClock.START <= seconds(m.stamp) < SimClock.START + 600 for m in trace)
+    stamps = [seconds(m.stamp) for m in trace]
+    assert all(SimClock.START <= s < SimClock.START + 600 for s in stamps), stamps
     codec = NativeExiCodec()
     for message in trace:
         raw = bytes(message.raw_exi)
