@@ -77,6 +77,7 @@ def test_plug_pwm_slac_then_the_link_is_ready():
     matched = bench.of(SlacStatus)[-1]
     assert matched.charger_mac == mme.mac_text(CHARGER_MAC)
     assert matched.attenuation_db == pytest.approx(17.0)
+    assert [s.ev_mac for s in bench.of(SlacStatus)] == [mme.mac_text(EV_MAC)] * 2
     assert [e.ready for e in bench.of(DlinkReady)] == [True]
     assert bench.link.ready and bench.modem.key == (bench.charger.nid, bench.charger.nmk)
 
@@ -147,6 +148,7 @@ def test_reset_leaves_the_network_and_unplug_during_pwm_wait_ends_it():
     assert 'unplugged (CP state A) while waiting for 5 % PWM' in outcome.message
     assert [e.ready for e in bench.of(DlinkReady)] == [True, False]
     assert bench.of(SlacStatus)[-1].state == SlacState.UNMATCHED
+    assert bench.of(SlacStatus)[-1].ev_mac == mme.mac_text(EV_MAC)   # still known
 
 
 def test_simulated_pilot_matches_at_once_and_off_means_ready():

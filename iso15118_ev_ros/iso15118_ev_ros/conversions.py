@@ -93,7 +93,8 @@ def safe_to_unplug(safe: bool, reason: str, now: Time) -> msg.SafeToUnplug:
 def slac_state(status: SlacStatus, now: Time) -> msg.SlacState:
     return msg.SlacState(stamp=now, state=SLAC_STATES[status.state],
                          charger_mac=status.charger_mac, attenuation_db=status.attenuation_db,
-                         failure=status.failure, message=status.message)
+                         failure=status.failure, message=status.message,
+                         ev_mac_address=status.ev_mac)
 
 
 def dlink_ready(event: DlinkReady, _now: Time) -> Bool:

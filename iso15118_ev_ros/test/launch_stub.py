@@ -28,9 +28,14 @@ class Action:
         return f'{type(self).__name__}({self.args}, {self.kwargs})'
 
 
+# The default_value of each DeclareLaunchArgument of the last loaded file, as `launch` keeps them.
+DEFAULTS: dict = {}
+
+
 class LaunchConfiguration(Action):
     def perform(self, context):
-        return context.configs[self.args[0]]
+        name = self.args[0]
+        return context.configs[name] if name in context.configs else DEFAULTS[name]
 
 
 class Context:
@@ -47,7 +52,7 @@ CLASSES = {
     'launch.events': ['Shutdown'],
     'launch.launch_description_sources': ['PythonLaunchDescriptionSource'],
     'launch.substitutions': [],
-    'launch_ros.actions': ['Node'],
+    'launch_ros.actions': ['Node', 'LifecycleNode'],
 }
 
 
@@ -66,7 +71,11 @@ def load(path: Path, monkeypatch) -> list:
     monkeypatch.setitem(sys.modules, 'ament_index_python.packages', ament)
     description = runpy.run_path(str(path))['generate_launch_description']()
     assert type(description).__name__ == 'LaunchDescription'
-    return list(description.args[0])
+    entities = list(description.args[0])
+    DEFAULTS.clear()
+    DEFAULTS.update({e.args[0]: e.kwargs['default_value'] for e in entities
+                     if kind(e) == 'DeclareLaunchArgument' and 'default_value' in e.kwargs})
+    return entities
 
 
 def kind(entity) -> str:

@@ -160,6 +160,21 @@ def test_ev_node_launch_argument_wins_when_given(monkeypatch):
     assert argv[1:6] == ['--ros-args', '-r', '__node:=iso15118_ev', '-r', '__ns:=/ev1']
 
 
+def test_ev_node_launch_starts_the_managed_node_when_asked(monkeypatch):
+    (node,) = opaque_nodes('ev_node.launch.py', monkeypatch, namespace='',
+                           params_file='/home/me/my_ev.yaml', plc_interface='')
+    assert stub.kind(node) == 'Node' and node.kwargs['executable'] == 'ev_node'
+    (managed,) = opaque_nodes('ev_node.launch.py', monkeypatch, namespace='ev1',
+                              params_file='/home/me/my_ev.yaml', plc_interface='eth1',
+                              lifecycle='True')
+    assert stub.kind(managed) == 'LifecycleNode'
+    assert managed.kwargs['executable'] == 'ev_lifecycle_node'
+    assert managed.kwargs['parameters'] == ['/home/me/my_ev.yaml', {'plc_interface': 'eth1'}]
+    with pytest.raises(ValueError, match="lifecycle must be true or false, got 'yes'"):
+        opaque_nodes('ev_node.launch.py', monkeypatch, namespace='', params_file='p.yaml',
+                     plc_interface='', lifecycle='yes')
+
+
 class Exited:
     def __init__(self, returncode):
         self.returncode = returncode

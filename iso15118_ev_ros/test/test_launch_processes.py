@@ -82,6 +82,17 @@ def test_ev_node_launch_uses_the_users_plc_interface(plc_link, processes, monkey
     assert '[ev9.iso15118_ev]' in log
 
 
+def test_ev_node_launch_starts_the_managed_node_to_active(plc_link, processes, monkeypatch):
+    (function,) = [e for e in stub.load(stub.PACKAGE / 'launch' / 'ev_node.launch.py',
+                                        monkeypatch) if stub.kind(e) == 'OpaqueFunction']
+    context = stub.Context(namespace='ev8', plc_interface=plc_link, lifecycle='true')
+    (node,) = function.kwargs['function'](context)
+    proc = processes('ev_lifecycle_node', stub.node_argv(node, context))
+    log = wait_log(proc, 'EV ready on ')   # autostart: configure, then activate
+    assert 'configured: EV on ' in log and f'EV ready on {plc_link};' in log
+    assert '[ev8.iso15118_ev]' in log
+
+
 def test_multi_ev_nodes_start_in_their_namespaces(plc_link, processes, monkeypatch, tmp_path):
     fleet = yaml.safe_load((CONFIG / 'multi_ev.yaml').read_text())
     for section in fleet.values():  # this machine has one test link for both

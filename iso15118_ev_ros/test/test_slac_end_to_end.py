@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from iso15118_ev_msgs.msg import ControlPilot, CpWanted, SessionFinished, SlacState
 from std_msgs.msg import Bool
@@ -104,6 +105,8 @@ def test_plug_pwm_slac_dc_session_then_cp_error_then_unplug(modems, pyslac, proc
     hardware.report(duty=5.0)
     matched = ros.wait_topic('slac_state', 30, lambda m: m.state == SlacState.STATE_MATCHED)
     assert matched.charger_mac == _mac_text(mac_in_netns('secc0'))
+    ev_mac = Path(f'/sys/class/net/{SLAC_IFACE}/address').read_text().strip()
+    assert matched.ev_mac_address == ev_mac
     assert matched.attenuation_db == ATTENUATION_DB
     ros.wait_topic('dlink_ready', 10, lambda m: m.data)
     assert f'ev: CM_SET_KEY NID {nid.hex()}' in sim.log()

@@ -8,6 +8,7 @@ import math
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from iso15118_ev_msgs import msg, srv
@@ -15,6 +16,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
 
 from conftest import node_executable
+from iso15118_ev_testing.fixtures import EV_IFACE
 from test_services import refused
 from ros_client import RosClient
 
@@ -189,6 +191,8 @@ def test_slac_matching_fails_without_a_charger(ev_node, ros):
     assert time.monotonic() - asked < NO_RESPONSE_BOUND_S
     assert failed.failure == 'no_response', failed
     assert 'CM_SLAC_PARM.CNF' in failed.message and failed.charger_mac == ''
+    opened = Path(f'/sys/class/net/{EV_IFACE}/address').read_text().strip()
+    assert failed.ev_mac_address == opened   # the EV's own MAC, from the interface it opened
     assert math.isnan(failed.attenuation_db)
     order = [m.state for m in ros.copy(states)]
     assert order.index(Slac.STATE_MATCHING) < order.index(Slac.STATE_FAILED)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from ..protocol.context import Outcome
@@ -48,6 +48,7 @@ class SlacStatus:
     attenuation_db: float = math.nan
     failure: str = ''               # SlacFailure value when FAILED
     message: str = ''
+    ev_mac: str = ''                # the EV's own MAC on the PLC interface, once it was opened
     stamp: float = field(default_factory=_now)
 
 
@@ -66,6 +67,7 @@ class DataLink:
         self._iface, self._pilot, self._sink, self._open = iface, pilot, sink, open_link
         self.ready = not self.enabled
         self.status = SlacStatus(SlacState.UNMATCHED)
+        self._ev_mac = ''
         self._matching: Optional[asyncio.Task] = None
 
     def publish(self) -> None:
@@ -130,7 +132,7 @@ class DataLink:
     async def _match(self) -> SlacResult:
         self._set_ready(False)
         try:
-            link = self._open(self._iface)
+            link = self._open_link()
         except OSError as error:
             result = SlacResult(False, f'cannot open {self._iface} for SLAC: {error}',
                                 failure=SlacFailure.LINK_ERROR)
@@ -168,7 +170,7 @@ class DataLink:
 
     async def _leave(self) -> None:
         try:
-            link = self._open(self._iface)
+            link = self._open_link()
         except OSError as error:
             logger.warning('SLAC: cannot leave the network on %s: %s', self._iface, error)
             return
@@ -180,9 +182,14 @@ class DataLink:
         finally:
             link.close()
 
+    def _open_link(self) -> FrameLink:
+        link = self._open(self._iface)
+        self._ev_mac = mac_text(link.mac)
+        return link
+
     def _report(self, status: SlacStatus) -> None:
-        self.status = status
-        self._sink(status)
+        self.status = replace(status, ev_mac=self._ev_mac)
+        self._sink(self.status)
 
     def _set_ready(self, ready: bool) -> None:
         if ready != self.ready:
