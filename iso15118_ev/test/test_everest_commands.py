@@ -268,8 +268,10 @@ def test_stop_while_waiting_for_c_ends_without_cable_check():
 @pytest.mark.parametrize('changes, fragment', [
     ({'present_voltage': math.nan}, 'is NaN'),
     ({'present_voltage': -1.0}, 'out of range'),
-    ({'present_current': 1000.5}, 'out of range: 0 to 1000 A'),
+    ({'present_current': 1000.5}, 'out of range: -1000 to 1000 A'),
+    ({'present_current': -1000.5}, 'out of range: -1000 to 1000 A'),
     ({'present_active_power': math.inf}, 'out of range'),
+    ({'present_active_power': -math.inf}, 'out of range: -500000 to 500000 W'),
     ({'soc': 10.0}, 'unknown parameter'),
     ({}, 'no field given'),
 ])
@@ -298,13 +300,23 @@ def test_present_voltage_is_sent_until_cleared():
     assert loops[-1] == pytest.approx(run.car.model.dc.target_voltage)   # the model's again
 
 
-def test_present_active_power_is_sent_in_the_ac_charge_loop():
+def test_a_discharging_ev_reports_negative_current_and_power():
+    car = Ev(EvSettings(plc_interface='scripted'), lambda e: None)
+    result = car.update_present_values({'present_current': -12.5,
+                                        'present_active_power': -4750.0})
+    assert result.success, result.message
+    assert car.model.measured == EvPresentValues(present_current=-12.5,
+                                                 present_active_power=-4750.0)
+
+
+@pytest.mark.parametrize('power_w', [3210.0, -4750.0])
+def test_present_active_power_is_sent_in_the_ac_charge_loop(power_w):
     from support.scripted_charger import model_for
     model = model_for('AC_three_phase_core')
-    model.measured = EvPresentValues(present_active_power=3210.0)
+    model.measured = EvPresentValues(present_active_power=power_w)
     _outcome, _observer, scripted, _model = session('AC', model=model)
     sent = [body for _, n, body in scripted.requests if n == 'AC_ChargeLoopReq']
     assert sent
     for body in sent:
         (mode,) = [v for k, v in body.items() if k.endswith('ControlMode')]
-        assert rv(mode['EVPresentActivePower']) == pytest.approx(3210.0)
+        assert rv(mode['EVPresentActivePower']) == pytest.approx(power_w)

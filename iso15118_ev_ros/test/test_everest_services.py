@@ -80,14 +80,16 @@ def test_refusals_have_their_codes_and_change_nothing(idle_node, ros):
                 'unknown CP state')
     refused(call('update_present_values', values=present(present_voltage=math.nan)),
             Code.CODE_INVALID_ARGUMENT, 'is NaN')
-    refused(call('update_present_values', values=present(present_current=-2.0)),
-            Code.CODE_INVALID_ARGUMENT, 'out of range')
+    refused(call('update_present_values', values=present(present_voltage=-2.0)),
+            Code.CODE_INVALID_ARGUMENT, 'out of range: 0 to 1500 V')
     refused(call('update_present_values', values=present(present_active_power=6e5)),
-            Code.CODE_INVALID_ARGUMENT, 'out of range: 0 to 500000 W')
+            Code.CODE_INVALID_ARGUMENT, 'out of range: -500000 to 500000 W')
     refused(call('update_present_values', values=EvPresentValues()),
             Code.CODE_INVALID_ARGUMENT, 'no field given')
     ok = call('update_present_values', values=present(present_voltage=350.0))
     assert ok.success and ok.code == Code.CODE_OK and 'present_voltage=350' in ok.message
+    giving = call('update_present_values', values=present(present_current=-8.0))  # discharging
+    assert giving.success and 'present_current=-8' in giving.message
     assert call('update_present_values', values=EvPresentValues(), clear=True).success
     plugged = call('cp_state_changed', state=Cp.CP_STATE_B)   # start_on_plug '': no session
     assert plugged.success and plugged.message == 'CP state unknown -> B: plugged in'

@@ -36,6 +36,7 @@ def quote(value, limit: int = QUOTE_LIMIT) -> str:
 class Bound:
     maximum: float
     unit: str
+    minimum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,14 @@ class EvPresentValues:
     applies. Where each is sent: EvModel.present_voltage / present_active_power."""
 
     present_voltage: Optional[float] = None        # V
-    present_current: Optional[float] = None        # A
-    present_active_power: Optional[float] = None   # W
+    present_current: Optional[float] = None        # A, negative when discharging (REP 103)
+    present_active_power: Optional[float] = None   # W, negative when discharging
 
 
 PRESENT_VALUE_BOUNDS: Mapping[str, Bound] = {
     'present_voltage': Bound(1500.0, 'V'),
-    'present_current': Bound(1000.0, 'A'),
-    'present_active_power': Bound(500000.0, 'W'),
+    'present_current': Bound(1000.0, 'A', minimum=-1000.0),
+    'present_active_power': Bound(500000.0, 'W', minimum=-500000.0),
 }
 
 SOC_BOUND = Bound(100.0, '%')
@@ -102,14 +103,14 @@ DEPARTURE_TIME_BOUND = Bound(float(2**32 - 1), 's')
 
 
 def check_value(name: str, value: float, bound: Bound) -> float:
-    """Return value as float if it is a finite number in [0, bound.maximum], else raise."""
+    """Return value as float if it is a finite number within the bound, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidRequest(f'{name} must be a number, got {quote(value)}')
+    span = f'{bound.minimum:g} to {bound.maximum:g} {bound.unit}'
     if math.isnan(value):
-        raise InvalidRequest(f'{name} is NaN; give a number from 0 to {bound.maximum:g} {bound.unit}')
-    if not 0.0 <= value <= bound.maximum:
-        raise InvalidRequest(
-            f'{name}={value:g} {bound.unit} is out of range: 0 to {bound.maximum:g} {bound.unit}')
+        raise InvalidRequest(f'{name} is NaN; give a number from {span}')
+    if not bound.minimum <= value <= bound.maximum:
+        raise InvalidRequest(f'{name}={value:g} {bound.unit} is out of range: {span}')
     return float(value)
 
 
