@@ -9,7 +9,7 @@ from iso15118_ev.session.data_link import DataLink, DataLinkSettings, DlinkReady
 from iso15118_ev.session.events import CpWanted
 from iso15118_ev.slac import mme
 from iso15118_ev.slac.ev import SlacSettings, SlacState
-from iso15118_ev.slac.link import MemoryBus
+from iso15118_ev.slac.link import MemoryBus, interface_mac
 from iso15118_ev.vehicle.control_pilot import EXTERNAL, SIMULATED, ControlPilot
 from iso15118_ev.vocabulary import CpState, EndReason
 from test_slac_ev import EV_MAC, ScriptedCharger, ScriptedModem
@@ -149,6 +149,17 @@ def test_reset_leaves_the_network_and_unplug_during_pwm_wait_ends_it():
     assert [e.ready for e in bench.of(DlinkReady)] == [True, False]
     assert bench.of(SlacStatus)[-1].state == SlacState.UNMATCHED
     assert bench.of(SlacStatus)[-1].ev_mac == mme.mac_text(EV_MAC)   # still known
+
+
+def test_the_ev_mac_is_known_from_the_interface_before_any_matching():
+    assert interface_mac('lo') == bytes(6)
+    assert interface_mac('no-such-if0') == b'' and interface_mac('../../x') == b''
+    pilot = ControlPilot(EXTERNAL, lambda state: None)
+    on_lo = DataLink('lo', FAST, pilot, lambda event: None)
+    assert on_lo.status.state == SlacState.UNMATCHED
+    assert on_lo.status.ev_mac == '00:00:00:00:00:00'
+    assert DataLink('no-such-if0', FAST, pilot, lambda event: None).status.ev_mac == ''
+    assert DataLink('lo', None, pilot, lambda event: None).status.ev_mac == ''   # SLAC off
 
 
 def test_simulated_pilot_matches_at_once_and_off_means_ready():

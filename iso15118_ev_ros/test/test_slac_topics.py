@@ -174,7 +174,10 @@ def test_slac_matching_fails_without_a_charger(ev_node, ros):
     assert ros.wait_watched(ros.watch(Bool, 'dlink_ready'), lambda m: True, 10,
                             'dlink_ready').data is False
     states = ros.watch(Slac, 'slac_state')
-    ros.wait_watched(states, lambda m: m.state == Slac.STATE_UNMATCHED, 10, 'slac_state')
+    unmatched = ros.wait_watched(states, lambda m: m.state == Slac.STATE_UNMATCHED, 10,
+                                 'slac_state')
+    own_mac = Path(f'/sys/class/net/{EV_IFACE}/address').read_text().strip()
+    assert unmatched.ev_mac_address == own_mac   # known before any matching
     refused(ros.call_slac('trigger_matching'), Code.CODE_WRONG_STATE,
             'not plugged in (CP state not reported)')
 
@@ -191,8 +194,7 @@ def test_slac_matching_fails_without_a_charger(ev_node, ros):
     assert time.monotonic() - asked < NO_RESPONSE_BOUND_S
     assert failed.failure == 'no_response', failed
     assert 'CM_SLAC_PARM.CNF' in failed.message and failed.charger_mac == ''
-    opened = Path(f'/sys/class/net/{EV_IFACE}/address').read_text().strip()
-    assert failed.ev_mac_address == opened   # the EV's own MAC, from the interface it opened
+    assert failed.ev_mac_address == own_mac
     assert math.isnan(failed.attenuation_db)
     order = [m.state for m in ros.copy(states)]
     assert order.index(Slac.STATE_MATCHING) < order.index(Slac.STATE_FAILED)

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from ..protocol.context import Outcome
 from ..slac.ev import SlacFailure, SlacResult, SlacSession, SlacSettings, SlacState
-from ..slac.link import FrameLink, RawLink
+from ..slac.link import FrameLink, RawLink, interface_mac
 from ..slac.mme import mac_text
 from ..vehicle.control_pilot import ControlPilot
 from ..vocabulary import CpState, EndReason
@@ -66,8 +66,9 @@ class DataLink:
         self.settings = settings or DataLinkSettings()
         self._iface, self._pilot, self._sink, self._open = iface, pilot, sink, open_link
         self.ready = not self.enabled
-        self.status = SlacStatus(SlacState.UNMATCHED)
-        self._ev_mac = ''
+        # Known before any matching where the interface exists; the opened link confirms it.
+        self._ev_mac = mac_text(interface_mac(iface)) if self.enabled else ''
+        self.status = SlacStatus(SlacState.UNMATCHED, ev_mac=self._ev_mac)
         self._matching: Optional[asyncio.Task] = None
 
     def publish(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Protocol
 
 from .mme import BROADCAST_MAC, ETHERTYPE_HOMEPLUG, MIN_FRAME_BYTES
@@ -23,6 +24,16 @@ class FrameLink(Protocol):
     async def receive(self) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+def interface_mac(interface: str) -> bytes:
+    """The interface's own MAC address from sysfs (no socket, no privilege); b'' if unknown."""
+    try:
+        text = Path('/sys/class/net', interface, 'address').read_text().strip()
+        mac = bytes.fromhex(text.replace(':', ''))
+    except (OSError, ValueError):
+        return b''
+    return mac if len(mac) == 6 else b''
 
 
 class RawLink:
