@@ -2,6 +2,8 @@
 scripted SLAC charger and EV modem on an in-memory bus."""
 import asyncio
 import math
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -94,18 +96,60 @@ def test_a_charger_without_5_percent_pwm_ends_it_with_why():
     assert bench.parm_requests() == 0 and not bench.link.ready
 
 
-def test_no_charger_fails_slac_with_its_reason():
-    async def script(b):
-        b.pilot.change(CpState.B, 'discovering')
-        b.pilot.set_duty(5.0)
-        return await b.link.ensure()
+async def plug_and_match(b):
+    b.pilot.change(CpState.B, 'discovering')
+    b.pilot.set_duty(5.0)
+    return await b.link.ensure()
+
+
+def attempts(bench):
+    return [s.message for s in bench.of(SlacStatus) if s.state == SlacState.MATCHING]
+
+
+def test_no_charger_fails_slac_with_its_reason_after_the_restarts():
     bench = Bench(charger=False)
-    outcome = run(bench, script)
+    began = time.monotonic()
+    outcome = run(bench, plug_and_match)
+    took = time.monotonic() - began
     assert outcome.reason == EndReason.SLAC_FAILED
     assert outcome.message.startswith('SLAC no_response: no CM_SLAC_PARM.CNF')
+    # [V2G3-A09-124/125]: the first matching and C_conn_max_match (3) restarts, each after
+    # TT_matching_rate (0.4 s); each matching sends 3 CM_SLAC_PARM.REQ 0.2 s apart.
+    assert outcome.message.endswith('(after 4 matching attempts)')
+    assert attempts(bench) == ['matching'] + [f'matching (attempt {n})' for n in (2, 3, 4)]
+    assert 4 * 0.6 + 3 * 0.4 <= took < 4 * 0.6 + 3 * 0.4 + 1.5, took
     failed = bench.of(SlacStatus)[-1]
     assert failed.state == SlacState.FAILED and failed.failure == 'no_response'
     assert math.isnan(failed.attenuation_db) and not bench.link.ready
+
+
+def test_a_failed_matching_is_restarted_and_can_then_match():
+    bench = Bench()
+    bench.charger.drop_match_reqs = 3   # the first matching's CM_SLAC_MATCH.REQ and its 2 repeats
+    assert run(bench, plug_and_match) is None
+    assert [s.state for s in bench.of(SlacStatus)] == [
+        SlacState.MATCHING, SlacState.MATCHING, SlacState.MATCHED]
+    assert bench.parm_requests() == 2 and bench.link.ready
+    assert bench.modem.key == (bench.charger.nid, bench.charger.nmk)
+
+
+@pytest.mark.parametrize('settings, expected', [
+    # restarts start only within TT_matching_repetition of the first start: 0 s and 1.0 s here
+    (replace(FAST, tt_matching_repetition_s=1.5), 2),
+    (replace(FAST, c_conn_max_match=0), 1),
+])
+def test_restarts_are_bounded_by_count_and_time(settings, expected):
+    bench = Bench(charger=False, settings=settings)
+    assert run(bench, plug_and_match).reason == EndReason.SLAC_FAILED
+    assert len(attempts(bench)) == expected
+
+
+@pytest.mark.parametrize('field, value', [('c_conn_max_match', -1), ('c_conn_max_match', 11),
+                                          ('tt_matching_rate_s', 0.0),
+                                          ('tt_matching_repetition_s', -1.0)])
+def test_bad_restart_settings_are_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        DataLinkSettings(**{field: value})
 
 
 def test_resume_on_a_live_link_wakes_the_charger_without_a_new_slac():
@@ -179,3 +223,4 @@ def test_a_broken_interface_fails_as_a_link_error():
     outcome = asyncio.run(link.ensure())
     assert outcome.reason == EndReason.SLAC_FAILED
     assert 'link_error' in outcome.message and 'plc9' in outcome.message
+    assert 'attempts' not in outcome.message   # a broken interface is not retried

@@ -60,6 +60,8 @@ SLAC_TIMERS = {
                              'results (CM_ATTEN_CHAR.IND)',
     'tt_match_join_s': 'TT_match_join: from CM_SLAC_MATCH.CNF until the modem reports the link',
 }
+# DataLinkSettings fields of the matching's restarts (ISO 15118-3 [V2G3-A09-124/125])
+RESTARTS = ('c_conn_max_match', 'tt_matching_rate_s', 'tt_matching_repetition_s')
 SLAC_COUNTS = {
     'c_ev_match_retry': ('C_EV_match_retry: repetitions of a SLAC request', 0, 10),
     'c_ev_match_mnbc': ('C_EV_match_MNBC: M-sounds (CM_MNBC_SOUND.IND) sent', 1, 255),
@@ -104,6 +106,15 @@ PARAMETERS: Dict[str, tuple] = {
     'slac.bcb_toggle_s': (DEFAULT_LINK.bcb_toggle_s, _float(
         's the EV holds C in the B-C-B toggle that wakes a charger for a paused session on a '
         'matched link (ISO 15118-3 [V2G3-M07-22])', 0.01, 10.0)),
+    'slac.c_conn_max_match': (DEFAULT_LINK.c_conn_max_match, _int(
+        'ISO 15118-3 C_conn_max_match: restarts of a failed matching process '
+        '([V2G3-A09-125]; the standard\'s minimum by default)', 0, 10)),
+    'slac.tt_matching_rate_s': (DEFAULT_LINK.tt_matching_rate_s, _float(
+        's, ISO 15118-3 TT_matching_rate: wait after a failed matching before it restarts '
+        '([V2G3-A09-124])', 0.01, 60.0)),
+    'slac.tt_matching_repetition_s': (DEFAULT_LINK.tt_matching_repetition_s, _float(
+        's, ISO 15118-3 TT_matching_repetition: restarts begin only within this time from the '
+        'first start ([V2G3-A09-125])', 0.01, 600.0)),
     'slac.validate': (DEFAULT_LINK.slac.validate, _plain(
         ParameterType.PARAMETER_BOOL, 'Run CM_VALIDATE before CM_SLAC_MATCH')),
     'slac.modem_mac': (mac_text(DEFAULT_LINK.slac.modem_mac), _plain(
@@ -236,7 +247,8 @@ def _data_link(values: Dict[str, Any]) -> Optional[DataLinkSettings]:
     try:
         link = DataLinkSettings(
             SlacSettings(modem_mac=bytes.fromhex(mac.replace(':', '')), **fields),
-            pwm_wait_s=values['slac.pwm_wait_s'], bcb_toggle_s=values['slac.bcb_toggle_s'])
+            pwm_wait_s=values['slac.pwm_wait_s'], bcb_toggle_s=values['slac.bcb_toggle_s'],
+            **{name: values[f'slac.{name}'] for name in RESTARTS})
     except ValueError as exc:
         raise ParameterError(f'slac.*: {exc}') from None
     return link if values['slac.enabled'] else None

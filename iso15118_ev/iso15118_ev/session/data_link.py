@@ -33,11 +33,20 @@ class DataLinkSettings:
     pwm_wait_s: float = 20.0
     # B-C-B wake-up toggle (IEC 61851-1 A.5.3 / ISO 15118-3 [V2G3-M07-22]): how long C is held.
     bcb_toggle_s: float = 0.3
+    # A failed matching is restarted after TT_matching_rate ([V2G3-A09-124]), at most
+    # C_conn_max_match times, and only while TT_matching_repetition has not passed since the
+    # first start ([V2G3-A09-125]); then the EV stays unmatched (ISO 15118-3 table 3 / A.1).
+    c_conn_max_match: int = 3
+    tt_matching_rate_s: float = 0.4
+    tt_matching_repetition_s: float = 10.0
 
     def __post_init__(self):
-        for name in ('pwm_wait_s', 'bcb_toggle_s'):
+        for name in ('pwm_wait_s', 'bcb_toggle_s', 'tt_matching_rate_s',
+                     'tt_matching_repetition_s'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0 s, got {getattr(self, name)}')
+        if not 0 <= self.c_conn_max_match <= 10:
+            raise ValueError(f'c_conn_max_match must be within 0..10, got {self.c_conn_max_match}')
 
 
 @dataclass(frozen=True)
@@ -131,29 +140,45 @@ class DataLink:
         self._matching = asyncio.ensure_future(self._match())
 
     async def _match(self) -> SlacResult:
+        """The matching process with its restarts ([V2G3-A09-124/125])."""
+        s = self.settings
         self._set_ready(False)
-        try:
-            link = self._open_link()
-        except OSError as error:
-            result = SlacResult(False, f'cannot open {self._iface} for SLAC: {error}',
-                                failure=SlacFailure.LINK_ERROR)
-            self._report(SlacStatus(SlacState.FAILED, failure=result.failure.value,
-                                    message=result.message))
-            return result
-        try:
-            session = SlacSession(link, self.settings.slac)
-            self._report(SlacStatus(SlacState.MATCHING, message='matching'))
-            result = await session.run()
-        finally:
-            link.close()
+        loop = asyncio.get_running_loop()
+        began, attempt = loop.time(), 1
+        while True:
+            result = await self._match_once(attempt)
+            if (result.matched or result.failure == SlacFailure.LINK_ERROR
+                    or attempt > s.c_conn_max_match
+                    or loop.time() + s.tt_matching_rate_s - began > s.tt_matching_repetition_s):
+                break
+            logger.info('SLAC attempt %d failed (%s); restarting in %g s', attempt,
+                        result.message, s.tt_matching_rate_s)
+            await asyncio.sleep(s.tt_matching_rate_s)
+            attempt += 1
         if result.matched:
             self._report(SlacStatus(SlacState.MATCHED, mac_text(result.charger_mac),
                                     result.average_attenuation_db, message=result.message))
             self._set_ready(True)
-        else:
-            self._report(SlacStatus(SlacState.FAILED, failure=result.failure.value,
-                                    message=result.message))
+            return result
+        if attempt > 1:
+            result = replace(result, message=f'{result.message} (after {attempt} matching '
+                                             f'attempts)')
+        self._report(SlacStatus(SlacState.FAILED, failure=result.failure.value,
+                                message=result.message))
         return result
+
+    async def _match_once(self, attempt: int) -> SlacResult:
+        try:
+            link = self._open_link()
+        except OSError as error:
+            return SlacResult(False, f'cannot open {self._iface} for SLAC: {error}',
+                              failure=SlacFailure.LINK_ERROR)
+        try:
+            self._report(SlacStatus(SlacState.MATCHING, message=(
+                'matching' if attempt == 1 else f'matching (attempt {attempt})')))
+            return await SlacSession(link, self.settings.slac).run()
+        finally:
+            link.close()
 
     async def reset(self, why: str) -> None:
         """Forget the match (unplug, reset_slac): cancel a matching, leave the network."""
